@@ -1,0 +1,224 @@
+"""Base layer: daily OHLCV for the whole universe from Massive flat files, and its checks."""
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from kapman_assets.partitions import TRADING_DAYS
+from kapman_resources.calendar import nyse_sessions
+from kapman_resources.database import watchlist_symbols
+from kapman_resources.resources import FlatFilesResource, PostgresResource
+from kapman_resources.settings import OHLCV_RETENTION_SESSIONS
+from kapman_resources.tickers import resolve_ticker_ids
+
+OHLCV_PRICES_CONSISTENT = "ohlcv_prices_consistent"
+OHLCV_UNIQUE_TICKER_DATE = "ohlcv_unique_ticker_date"
+OHLCV_ROW_COUNT_STABLE = "ohlcv_row_count_stable"
+OHLCV_WATCHLIST_PRESENT = "ohlcv_watchlist_present"
+OHLCV_RETENTION_WINDOW_COMPLETE = "ohlcv_retention_window_complete"
+
+ROW_COUNT_BAND = (0.8, 1.25)  # a session's rows vs the previous session's
+EXAMPLES_SHOWN = 10
+PROGRESS_STEPS = 10
+
+
+def sessions_in_window(window: dg.TimeWindow) -> list[dt.date]:
+    """The NYSE sessions inside a partition time window [start, end)."""
+    return nyse_sessions(window.start.date(), window.end.date() - dt.timedelta(days=1))
+
+
+def _date_bounds(context) -> tuple[dt.date, dt.date]:
+    window = context.partition_time_window
+    return window.start.date(), window.end.date()
+
+
+@dg.asset(
+    partitions_def=TRADING_DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    io_manager_key="warehouse_io_manager",
+    group_name="market_data",
+    kinds={"postgres", "s3"},
+    metadata={"partition_expr": "date"},
+)
+def ohlcv(
+    context: dg.AssetExecutionContext, flat_files: FlatFilesResource, warehouse: PostgresResource
+) -> dg.Output[pd.DataFrame]:
+    """Daily bars of every US stock for the partition's sessions, from day-aggregate files."""
+    days = sessions_in_window(context.partition_time_window)
+    step = max(1, len(days) // PROGRESS_STEPS)
+
+    def progress(done: int, total: int) -> None:
+        if done % step == 0 or done == total:
+            context.log.info(f"parsed {done}/{total} flat files")
+
+    flat_files.ensure_demo(max(days))
+    table = flat_files.read(days, progress=progress)
+    with warehouse.connect() as conn:
+        ids, new_tickers = resolve_ticker_ids(conn, table)
+        watchlist = set(watchlist_symbols(conn))
+    last_day = pa.array([max(days)], pa.date32())[0]
+    present_last = set(
+        table.filter(pa.compute.equal(table["date"], last_day))["ticker"].to_pylist()
+    )
+    missing = sorted(watchlist - present_last)
+    frame = table.drop_columns(["ticker"]).to_pandas()
+    frame.insert(0, "ticker_id", ids)
+    frame["transactions"] = frame["transactions"].astype("Int64")
+    context.log.info(
+        f"{len(frame):,} rows for {len(days)} session(s), {len(new_tickers)} new tickers"
+    )
+    return dg.Output(
+        frame,
+        metadata={
+            "rows": len(frame),
+            "sessions": len(days),
+            "first_session": str(min(days)),
+            "last_session": str(max(days)),
+            "tickers": int(np.unique(ids).size),
+            "new_tickers": len(new_tickers),
+            "new_tickers_sample": ", ".join(new_tickers[:EXAMPLES_SHOWN]),
+            "watchlist_missing_last_session": len(missing),
+            "watchlist_missing": ", ".join(missing),
+        },
+    )
+
+
+def _examples(rows) -> str:
+    return "; ".join(" ".join(str(v) for v in r) for r in rows[:EXAMPLES_SHOWN])
+
+
+@dg.asset_check(
+    asset=ohlcv, name=OHLCV_PRICES_CONSISTENT, partitions_def=TRADING_DAYS, blocking=True
+)
+def ohlcv_prices_consistent(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
+    """Every stored price is positive and low <= open, close <= high."""
+    lo, hi = _date_bounds(context)
+    with warehouse.connect() as conn:
+        rows = conn.execute(
+            "SELECT k.symbol, o.date, o.open, o.high, o.low, o.close FROM ohlcv o"
+            " JOIN tickers k ON k.id = o.ticker_id"
+            " WHERE o.date >= %s AND o.date < %s AND NOT (o.low > 0 AND o.low <= LEAST(o.open, o.close)"
+            " AND o.high >= GREATEST(o.open, o.close)) ORDER BY o.date, k.symbol",
+            (lo, hi),
+        ).fetchall()
+    return dg.AssetCheckResult(
+        passed=not rows,
+        metadata={"bad_rows": len(rows), "examples (symbol date o h l c)": _examples(rows)},
+    )
+
+
+@dg.asset_check(
+    asset=ohlcv, name=OHLCV_UNIQUE_TICKER_DATE, partitions_def=TRADING_DAYS, blocking=True
+)
+def ohlcv_unique_ticker_date(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
+    """No (ticker, date) appears twice (the primary key enforces it; this proves it held)."""
+    lo, hi = _date_bounds(context)
+    with warehouse.connect() as conn:
+        rows = conn.execute(
+            "SELECT k.symbol, o.date, count(*) FROM ohlcv o JOIN tickers k ON k.id = o.ticker_id"
+            " WHERE o.date >= %s AND o.date < %s GROUP BY k.symbol, o.date HAVING count(*) > 1"
+            " ORDER BY o.date, k.symbol",
+            (lo, hi),
+        ).fetchall()
+    return dg.AssetCheckResult(
+        passed=not rows,
+        metadata={"duplicates": len(rows), "examples (symbol date count)": _examples(rows)},
+    )
+
+
+@dg.asset_check(asset=ohlcv, name=OHLCV_ROW_COUNT_STABLE, partitions_def=TRADING_DAYS)
+def ohlcv_row_count_stable(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
+    """Each session's row count is within ROW_COUNT_BAND of the previous stored session's."""
+    lo, hi = _date_bounds(context)
+    with warehouse.connect() as conn:
+        counts = conn.execute(
+            "SELECT date, count(*) FROM ohlcv WHERE date >= "
+            " COALESCE((SELECT max(date) FROM ohlcv WHERE date < %s), %s) AND date < %s"
+            " GROUP BY date ORDER BY date",
+            (lo, lo, hi),
+        ).fetchall()
+    out_of_band = []
+    for (_, prev), (day, n) in zip(counts, counts[1:], strict=False):
+        ratio = n / prev
+        if not ROW_COUNT_BAND[0] <= ratio <= ROW_COUNT_BAND[1] and day >= lo:
+            out_of_band.append((day, prev, n, f"x{ratio:.2f}"))
+    empty = [d for d in sessions_in_window(context.partition_time_window)
+             if d not in {c[0] for c in counts}]  # fmt: skip
+    return dg.AssetCheckResult(
+        passed=not out_of_band and not empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "sessions_checked": len(counts),
+            "sessions_out_of_band": len(out_of_band),
+            "band": f"{ROW_COUNT_BAND[0]}..{ROW_COUNT_BAND[1]} x previous session",
+            "examples (date previous rows ratio)": _examples(out_of_band),
+            "sessions_without_rows": ", ".join(map(str, empty[:EXAMPLES_SHOWN])),
+        },
+    )
+
+
+@dg.asset_check(asset=ohlcv, name=OHLCV_WATCHLIST_PRESENT, partitions_def=TRADING_DAYS)
+def ohlcv_watchlist_present(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
+    """Every watchlist ticker has a bar on the window's last session, or is reported by name."""
+    lo, hi = _date_bounds(context)
+    with warehouse.connect() as conn:
+        watch = watchlist_symbols(conn)
+        last = conn.execute(
+            "SELECT max(date) FROM ohlcv WHERE date >= %s AND date < %s", (lo, hi)
+        ).fetchone()[0]
+        present = {r[0] for r in conn.execute(
+            "SELECT k.symbol FROM ohlcv o JOIN tickers k ON k.id = o.ticker_id"
+            " WHERE o.date = %s AND k.symbol = ANY(%s)", (last, watch))}  # fmt: skip
+    missing = sorted(set(watch) - present)
+    return dg.AssetCheckResult(
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "session": str(last),
+            "watchlist_size": len(watch),
+            "missing_count": len(missing),
+            "missing": ", ".join(missing),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=ohlcv,
+    name=OHLCV_RETENTION_WINDOW_COMPLETE,
+    additional_deps=[dg.AssetKey("retention_log")],
+)
+def ohlcv_retention_window_complete(warehouse: PostgresResource) -> dg.AssetCheckResult:
+    """Stored sessions are exactly the NYSE sessions of the retention window: no gap, none older."""
+    with warehouse.connect() as conn:
+        stored = [r[0] for r in conn.execute("SELECT DISTINCT date FROM ohlcv ORDER BY date")]
+    if not stored:
+        return dg.AssetCheckResult(passed=False, metadata={"problem": "ohlcv is empty"})
+    expected = nyse_sessions(stored[0], stored[-1])
+    gaps = sorted(set(expected) - set(stored))
+    window = nyse_sessions(dt.date(2000, 1, 1), stored[-1])[-OHLCV_RETENTION_SESSIONS:]
+    older = [d for d in stored if d < window[0]]
+    return dg.AssetCheckResult(
+        passed=not gaps and not older,
+        metadata={
+            "sessions_stored": len(stored),
+            "retention_sessions": OHLCV_RETENTION_SESSIONS,
+            "first_stored": str(stored[0]),
+            "last_stored": str(stored[-1]),
+            "window_start": str(window[0]),
+            "missing_sessions": ", ".join(map(str, gaps[:EXAMPLES_SHOWN])),
+            "missing_count": len(gaps),
+            "sessions_older_than_window": len(older),
+        },
+    )
+
+
+OHLCV_CHECKS = [
+    ohlcv_prices_consistent,
+    ohlcv_unique_ticker_date,
+    ohlcv_row_count_stable,
+    ohlcv_watchlist_present,
+    ohlcv_retention_window_complete,
+]

@@ -1,0 +1,38 @@
+"""The retention step of the daily job: keeps 730 sessions of ohlcv and 90 days of chains."""
+
+import dagster as dg
+
+from kapman_assets.ohlcv import sessions_in_window
+from kapman_assets.partitions import TRADING_DAYS
+from kapman_resources.resources import PostgresResource
+from kapman_resources.retention import apply_retention, ohlcv_cutoff, options_cutoff
+
+
+@dg.asset(
+    partitions_def=TRADING_DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["ohlcv"],
+    group_name="market_data",
+    kinds={"postgres"},
+)
+def retention_log(
+    context: dg.AssetExecutionContext, warehouse: PostgresResource
+) -> dg.MaterializeResult:
+    """Drops ohlcv older than 730 sessions and option chains older than 90 days; logs what went."""
+    latest = max(sessions_in_window(context.partition_time_window))
+    with warehouse.connect() as conn:
+        stored_max = conn.execute("SELECT max(date) FROM ohlcv").fetchone()[0]
+        as_of = max(latest, stored_max) if stored_max else latest
+        results = [apply_retention(conn, "ohlcv", ohlcv_cutoff(as_of))]
+        results.append(apply_retention(conn, "options_chains", options_cutoff(as_of)))
+    for r in results:
+        context.log.info(
+            f"retention {r['table']}: kept >= {r['cutoff']}, dropped {r['partitions_dropped']}"
+            f" partition(s), {r['rows_deleted']:,} row(s)"
+        )
+    meta = {}
+    for r in results:
+        meta[f"{r['table']}_cutoff"] = str(r["cutoff"])
+        meta[f"{r['table']}_rows_deleted"] = r["rows_deleted"]
+        meta[f"{r['table']}_partitions_dropped"] = r["partitions_dropped"]
+    return dg.MaterializeResult(metadata=meta)

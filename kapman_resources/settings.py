@@ -1,0 +1,92 @@
+"""Kapman settings: every knob comes from an environment variable with a sensible default."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HISTORY_START = "2023-01-03"
+OHLCV_RETENTION_SESSIONS = 730
+OPTIONS_RETENTION_DAYS = 90
+DEFAULT_DEMO_TICKERS = 2000
+DEFAULT_DEMO_SEED = 7
+MASSIVE_S3_ENDPOINT = "https://files.massive.com"
+MASSIVE_S3_BUCKET = "flatfiles"
+
+
+class SettingsError(ValueError):
+    """A setting has a value Kapman cannot use; the message names the variable."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
+
+
+def _date_env(name: str, default: str) -> dt.date:
+    raw = _env(name, default)
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    home: Path
+    database_url: str | None
+    history_start: dt.date
+    flatfiles_source: str
+    flatfiles_dir: Path
+    s3_endpoint: str
+    s3_bucket: str
+    s3_access_key_id: str | None
+    s3_secret_access_key: str | None
+    demo_tickers: int
+    demo_seed: int
+
+    @property
+    def embedded(self) -> bool:
+        """True when Kapman manages its own PostgreSQL server (no KAPMAN_DATABASE_URL)."""
+        return self.database_url is None
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment (see .env.example for every variable)."""
+    env = _env("KAPMAN_ENV", "dev")
+    if env not in ("dev", "test", "prod"):
+        raise SettingsError(f"KAPMAN_ENV={env!r}: expected dev, test or prod")
+    home = Path(_env("KAPMAN_HOME", str(PROJECT_ROOT / ".kapman"))).expanduser().resolve()
+    has_s3_keys = bool(_env("MASSIVE_S3_ACCESS_KEY_ID"))
+    source = _env("KAPMAN_FLATFILES_SOURCE", "s3" if has_s3_keys else "demo")
+    if source not in ("demo", "local", "s3"):
+        raise SettingsError(f"KAPMAN_FLATFILES_SOURCE={source!r}: expected demo, local or s3")
+    default_dir = home / ("demo_market" if source == "demo" else "flatfiles")
+    return Settings(
+        env=env,
+        home=home,
+        database_url=_env("KAPMAN_DATABASE_URL"),
+        history_start=_date_env("KAPMAN_HISTORY_START", DEFAULT_HISTORY_START),
+        flatfiles_source=source,
+        flatfiles_dir=Path(_env("KAPMAN_FLATFILES_DIR", str(default_dir))).expanduser().resolve(),
+        s3_endpoint=_env("MASSIVE_S3_ENDPOINT", MASSIVE_S3_ENDPOINT),
+        s3_bucket=_env("MASSIVE_S3_BUCKET", MASSIVE_S3_BUCKET),
+        s3_access_key_id=_env("MASSIVE_S3_ACCESS_KEY_ID"),
+        s3_secret_access_key=_env("MASSIVE_S3_SECRET_ACCESS_KEY"),
+        demo_tickers=_int_env("KAPMAN_DEMO_TICKERS", DEFAULT_DEMO_TICKERS),
+        demo_seed=_int_env("KAPMAN_DEMO_SEED", DEFAULT_DEMO_SEED),
+    )

@@ -1,0 +1,81 @@
+"""The ticker dimension: bulk id resolution for loads, and reference attributes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def resolve_ticker_ids(conn: psycopg.Connection, table: pa.Table) -> tuple[np.ndarray, list[str]]:
+    """Ids for every row's ticker (inserting unseen symbols in bulk); returns (ids, new symbols).
+
+    Also widens each symbol's first_seen/last_seen to the dates in `table`.
+    """
+    span = table.group_by("ticker").aggregate([("date", "min"), ("date", "max")])
+    symbols = span["ticker"].to_pylist()
+    firsts = span["date_min"].to_pylist()
+    lasts = span["date_max"].to_pylist()
+    with conn.transaction():
+        new = conn.execute(
+            "INSERT INTO tickers (symbol, first_seen, last_seen)"
+            " SELECT * FROM unnest(%s::text[], %s::date[], %s::date[])"
+            " ON CONFLICT (symbol) DO NOTHING RETURNING symbol",
+            (symbols, firsts, lasts),
+        ).fetchall()
+        conn.execute(
+            "UPDATE tickers t SET first_seen = LEAST(t.first_seen, u.f),"
+            " last_seen = GREATEST(t.last_seen, u.l)"
+            " FROM unnest(%s::text[], %s::date[], %s::date[]) AS u(s, f, l) WHERE t.symbol = u.s",
+            (symbols, firsts, lasts),
+        )
+        rows = conn.execute(
+            "SELECT symbol, id FROM tickers WHERE symbol = ANY(%s)", (symbols,)
+        ).fetchall()
+    lookup_symbols = pa.array([r[0] for r in rows], pa.string())
+    lookup_ids = np.array([r[1] for r in rows], dtype=np.int32)
+    positions = pc.index_in(table["ticker"], value_set=lookup_symbols).to_numpy(
+        zero_copy_only=False
+    )
+    return lookup_ids[positions.astype(np.int64)], sorted(r[0] for r in new)
+
+
+def read_reference_tickers(root: Path) -> list[dict]:
+    """Rows of a `/v3/reference/tickers` response saved at root/reference/tickers.json, if any."""
+    path = Path(root) / "reference" / "tickers.json"
+    if not path.exists():
+        return []
+    return json.loads(path.read_text()).get("results", [])
+
+
+def apply_reference(conn: psycopg.Connection, rows: list[dict]) -> int:
+    """Set name and type from reference rows for symbols we know; returns tickers updated."""
+    if not rows:
+        return 0
+    symbols = [r["ticker"] for r in rows]
+    names = [r.get("name") for r in rows]
+    types = [r.get("type") for r in rows]
+    with conn.transaction():
+        cur = conn.execute(
+            "UPDATE tickers t SET name = u.n, type = u.ty"
+            " FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(s, n, ty)"
+            " WHERE t.symbol = u.s AND (t.name IS DISTINCT FROM u.n OR t.type IS DISTINCT FROM u.ty)",
+            (symbols, names, types),
+        )
+        return cur.rowcount
+
+
+def refresh_active(conn: psycopg.Connection) -> tuple[int, int]:
+    """Mark tickers seen on the latest loaded session active, others inactive; (active, inactive)."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE tickers SET active = (last_seen = (SELECT max(last_seen) FROM tickers))"
+        )
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE active), count(*) FILTER (WHERE NOT active) FROM tickers"
+        ).fetchone()
+    return row[0], row[1]
