@@ -16,6 +16,13 @@ daily_job = dg.define_asset_job(
     description="Load the session's flat file, enforce retention, run the checks.",
 )
 
+checks_job = dg.define_asset_job(
+    "ohlcv_checks",
+    selection=dg.AssetSelection.checks_for_assets(ohlcv.ohlcv),
+    partitions_def=TRADING_DAYS,
+    description="Re-run the ohlcv asset checks for a session without reloading it.",
+)
+
 reference_job = dg.define_asset_job(
     "reference_data", selection=dg.AssetSelection.assets(tickers.tickers)
 )
@@ -66,7 +73,7 @@ def build_resources() -> dict:
 defs = dg.Definitions(
     assets=[ohlcv.ohlcv, retention.retention_log, tickers.tickers],
     asset_checks=ohlcv.OHLCV_CHECKS,
-    jobs=[daily_job, reference_job],
+    jobs=[daily_job, checks_job, reference_job],
     schedules=[daily_schedule],
     sensors=[refresh_tickers_after_load],
     resources=build_resources(),

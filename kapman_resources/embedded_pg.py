@@ -96,10 +96,10 @@ class EmbeddedPostgres:
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self.state_file = self.home / "pg.json"
-        self.log_file = self.home / "postgres.log"
         state = self._read_state()
         self.port: int = state.get("port") or 0
         self.data_dir = Path(state["data_dir"]) if "data_dir" in state else self._default_data_dir()
+        self.log_file = self.data_dir.parent / "postgres.log"
 
     # -- state ---------------------------------------------------------------------------
     def _read_state(self) -> dict:
@@ -115,7 +115,7 @@ class EmbeddedPostgres:
 
     def _default_data_dir(self) -> Path:
         local = self.home / "pgdata"
-        if os.geteuid() != 0 or _traversable_by_others(self.home.parent):
+        if os.geteuid() != 0 or _traversable_by_others(self.home):
             return local
         # As root the server runs as a system user that must reach the data dir; a home under
         # /root is not traversable, so keep the cluster under /var/lib, keyed by the home path.
@@ -171,11 +171,11 @@ class EmbeddedPostgres:
     # -- lifecycle -----------------------------------------------------------------------
     def _init_cluster(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.parent.chmod(0o755)
         run_as = self._run_as()
         if run_as:
             uid = pwd.getpwnam(PG_SYSTEM_USER).pw_uid
             os.chown(self.data_dir, uid, run_as["group"])
-            self.home.mkdir(parents=True, exist_ok=True)
             self.log_file.touch()
             os.chown(self.log_file, uid, run_as["group"])
         self.data_dir.chmod(0o700)
@@ -204,7 +204,6 @@ class EmbeddedPostgres:
         if not self.port or not _port_is_free(self.port):
             self.port = _free_port(self.port or DEFAULT_PORT)
         self._write_state()
-        self.home.mkdir(parents=True, exist_ok=True)
         if not self.log_file.exists():
             self.log_file.touch()
         run_as = self._run_as()

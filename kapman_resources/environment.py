@@ -1,0 +1,53 @@
+"""Resolves where the warehouse and Dagster's instance live, for the CLI and the UI."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from kapman_resources.embedded_pg import EmbeddedPostgres
+from kapman_resources.settings import PROJECT_ROOT, Settings
+
+DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    database_url: str
+    dagster_storage_url: str
+    dagster_home: Path
+    embedded: EmbeddedPostgres | None
+
+
+def dagster_url_for(database_url: str) -> str:
+    """Dagster's storage: same server, database `dagster`, psycopg2 driver (NOTIFY needs it)."""
+    explicit = os.environ.get("KAPMAN_DAGSTER_STORAGE_URL")
+    if explicit:
+        return explicit
+    url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg2://", database_url)
+    return re.sub(r"/([^/?]+)(\?|$)", r"/dagster\2", url, count=1)
+
+
+def prepare_runtime(settings: Settings, start_db: bool = True) -> Runtime:
+    """Start the embedded server if needed and export the variables Dagster's config reads."""
+    embedded = None
+    if settings.embedded:
+        embedded = EmbeddedPostgres(settings.home)
+        if start_db:
+            embedded.start()
+        database_url = embedded.url("kapman")
+    else:
+        database_url = settings.database_url
+    dagster_home = settings.home / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    target = dagster_home / "dagster.yaml"
+    if not target.exists() or target.read_text() != DAGSTER_YAML.read_text():
+        shutil.copyfile(DAGSTER_YAML, target)
+    runtime = Runtime(database_url, dagster_url_for(database_url), dagster_home, embedded)
+    os.environ["KAPMAN_DATABASE_URL"] = runtime.database_url
+    os.environ["KAPMAN_DAGSTER_STORAGE_URL"] = runtime.dagster_storage_url
+    os.environ["DAGSTER_HOME"] = str(runtime.dagster_home)
+    return runtime
