@@ -189,9 +189,13 @@ def ohlcv_watchlist_present(context, warehouse: PostgresResource) -> dg.AssetChe
     asset=ohlcv,
     name=OHLCV_RETENTION_WINDOW_COMPLETE,
     additional_deps=[dg.AssetKey("retention_log")],
+    partitions_def=TRADING_DAYS,
 )
 def ohlcv_retention_window_complete(warehouse: PostgresResource) -> dg.AssetCheckResult:
-    """Stored sessions are exactly the NYSE sessions of the retention window: no gap, none older."""
+    """Stored sessions are exactly the NYSE sessions of the retention window: no gap, none older.
+
+    Whatever partition it runs for, it inspects the whole stored table.
+    """
     with warehouse.connect() as conn:
         stored = [r[0] for r in conn.execute("SELECT DISTINCT date FROM ohlcv ORDER BY date")]
     if not stored:

@@ -1,0 +1,112 @@
+"""The embedded server: start, reuse, stop, and recovery from killed processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psycopg
+import pytest
+
+from kapman_resources.database import connect, migrate, pending_files, storage_variant
+from kapman_resources.embedded_pg import EmbeddedPostgres
+
+
+@pytest.fixture
+def server(tmp_path):
+    pg = EmbeddedPostgres(tmp_path / "home")
+    yield pg
+    pg.destroy()
+
+
+def test_start_reuse_stop(server):
+    first = server.start()
+    assert first.running and first.port
+    again = EmbeddedPostgres(server.home).start()  # a second command reuses the same server
+    assert again.pid == first.pid and again.port == first.port
+    with psycopg.connect(server.url("dagster")) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert server.stop() is True
+    assert not server.status().running
+    assert server.stop() is False
+
+
+def test_a_stale_pid_file_is_detected_and_removed(server):
+    server.start()
+    server.stop()
+    (server.data_dir / "postmaster.pid").write_text("999999\n")  # a pid that does not exist
+    assert not server.status().running
+    status = server.start()
+    assert status.running and status.stale_pid_file_removed
+
+
+def test_a_server_orphaned_by_a_killed_parent_is_found_and_stopped_by_pid(server):
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from kapman_resources.embedded_pg import EmbeddedPostgres
+        s = EmbeddedPostgres(Path({str(server.home)!r})).start()
+        print(s.pid, flush=True)
+        import time; time.sleep(60)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pid = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    fresh = EmbeddedPostgres(server.home)
+    assert fresh.status().running and fresh.status().pid == pid
+    assert fresh.stop()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and fresh.status().running:
+        time.sleep(0.1)
+    assert not fresh.status().running
+
+
+def test_migrations_are_idempotent_recorded_and_seed_the_watchlist(fresh_db_url):
+    with connect(fresh_db_url) as conn:
+        first = migrate(conn)
+        second = migrate(conn)
+        variant = storage_variant(conn)
+        recorded = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+        watch = conn.execute(
+            "SELECT count(*) FROM portfolio_tickers t JOIN portfolios p ON p.id = t.portfolio_id"
+            " WHERE p.name = 'AI_STOCKS'"
+        ).fetchone()[0]
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+        }
+    assert first == [m.version for m in pending_files(variant)] and second == []
+    assert recorded == first
+    assert watch == 143
+    assert {"tickers", "ohlcv", "splits", "options_chains", "options_daily_summary",
+            "ticker_metrics", "wyckoff_snapshots", "daily_snapshots", "recommendations",
+            "recommendation_outcomes", "forecast_calibration", "portfolios",
+            "portfolio_tickers"} <= tables  # fmt: skip
+
+
+def test_storage_matches_the_servers_capability(db_url):
+    with connect(db_url) as conn:
+        variant = storage_variant(conn)
+        has_ext = conn.execute(
+            "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"
+        ).fetchone()
+        if variant == "timescale":
+            hyper = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT hypertable_name FROM timescaledb_information.hypertables"
+                )
+            }
+            assert {"ohlcv", "options_chains"} <= hyper
+        else:
+            kinds = dict(
+                conn.execute(
+                    "SELECT relname, relkind FROM pg_class WHERE relname IN ('ohlcv', 'options_chains')"
+                ).fetchall()
+            )
+            assert kinds == {"ohlcv": "p", "options_chains": "p"}
+    assert (variant == "timescale") == bool(has_ext)
