@@ -38,7 +38,7 @@ class FlatFilesResource(dg.ConfigurableResource):
     source: str = "demo"
     directory: str = ""
     bucket: str = "flatfiles"
-    s3: S3Resource = S3Resource()
+    s3: S3Resource | None = None
     demo_tickers: int = 2000
     demo_seed: int = 7
     demo_start: str = "2023-01-03"
@@ -47,7 +47,7 @@ class FlatFilesResource(dg.ConfigurableResource):
         if self.source not in SOURCES:
             raise ValueError(f"flat-file source {self.source!r}: expected one of {SOURCES}")
         if self.source == "s3":
-            return S3DayAggs(self.s3.get_client(), self.bucket)
+            return S3DayAggs((self.s3 or S3Resource()).get_client(), self.bucket)
         if not self.directory:
             raise ValueError(f"the {self.source} flat-file source needs a directory")
         return LocalDayAggs(Path(self.directory))
