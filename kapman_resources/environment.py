@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kapman_resources.embedded_pg import EmbeddedPostgres
-from kapman_resources.settings import PROJECT_ROOT, Settings
+from kapman_resources.settings import EMBEDDED_MARKER, PROJECT_ROOT, Settings
 
 DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
 
@@ -48,6 +48,7 @@ def prepare_runtime(settings: Settings, start_db: bool = True) -> Runtime:
         shutil.copyfile(DAGSTER_YAML, target)
     runtime = Runtime(database_url, dagster_url_for(database_url), dagster_home, embedded)
     os.environ["KAPMAN_DATABASE_URL"] = runtime.database_url
+    os.environ[EMBEDDED_MARKER] = "1" if embedded else ""
     os.environ["KAPMAN_DAGSTER_STORAGE_URL"] = runtime.dagster_storage_url
     os.environ["DAGSTER_HOME"] = str(runtime.dagster_home)
     return runtime

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
@@ -25,6 +26,7 @@ from kapman_resources.database import connect
 
 PARTITION_COLUMN = "date"
 COPY_BATCH_ROWS = 250_000
+COPY_CHUNK_BYTES = 8 << 20
 
 
 class SchemaMismatch(ValueError):
@@ -121,8 +123,61 @@ def _copy_ready(frame: pd.DataFrame, info: TableInfo) -> pa.Table:
     return pa.table(out)
 
 
+BINARY_TYPES = {"integer": ">i4", "bigint": ">i8", "smallint": ">i2", "double precision": ">f8",
+                "date": ">i4"}  # fmt: skip
+PG_EPOCH = np.datetime64("2000-01-01", "D")
+PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+PGCOPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+
+
+def _binary_columns(frame: pd.DataFrame, info: TableInfo) -> list[np.ndarray] | None:
+    """The frame's columns as arrays for binary COPY, or None when a column does not fit."""
+    arrays = []
+    for col in frame.columns:
+        kind = info.columns[col]
+        if kind not in BINARY_TYPES or frame[col].isna().any():
+            return None
+        values = frame[col]
+        if kind == "date":
+            days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+            arrays.append((days - PG_EPOCH).astype(np.int64))
+        else:
+            arrays.append(values.to_numpy())
+    return arrays
+
+
+def binary_copy_payload(frame: pd.DataFrame, info: TableInfo) -> bytes | None:
+    """PostgreSQL binary COPY bytes for an all-fixed-width, null-free frame (else None).
+
+    The server then parses no text: the fastest path for wide numeric loads such as ohlcv.
+    """
+    arrays = _binary_columns(frame, info)
+    if arrays is None:
+        return None
+    fields = [("n", ">i2")]
+    for i, col in enumerate(frame.columns):
+        fields += [(f"l{i}", ">i4"), (f"v{i}", BINARY_TYPES[info.columns[col]])]
+    rows = np.empty(len(frame), dtype=np.dtype(fields))
+    rows["n"] = len(frame.columns)
+    for i, values in enumerate(arrays):
+        rows[f"l{i}"] = rows.dtype[f"v{i}"].itemsize
+        rows[f"v{i}"] = values
+    return PGCOPY_HEADER + rows.tobytes() + PGCOPY_TRAILER
+
+
 def copy_frame(conn: psycopg.Connection, frame: pd.DataFrame, info: TableInfo) -> int:
     """COPY the frame into the table (inside the caller's transaction); returns rows sent."""
+    names = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    payload = binary_copy_payload(frame, info)
+    if payload is not None:
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+            sql.Identifier(info.name), names
+        )
+        view = memoryview(payload)
+        with conn.cursor() as cur, cur.copy(stmt) as copy:
+            for offset in range(0, len(view), COPY_CHUNK_BYTES):
+                copy.write(view[offset : offset + COPY_CHUNK_BYTES])
+        return len(frame)
     table = _copy_ready(frame, info)
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
         sql.Identifier(info.name), sql.SQL(", ").join(map(sql.Identifier, table.column_names))

@@ -15,6 +15,9 @@ DEFAULT_DEMO_TICKERS = 2000
 DEFAULT_DEMO_SEED = 7
 MASSIVE_S3_ENDPOINT = "https://files.massive.com"
 MASSIVE_S3_BUCKET = "flatfiles"
+# Set by `kapman` when it exports the embedded server's URL for Dagster's processes, so that
+# URL is not mistaken for a user-supplied external server by later commands.
+EMBEDDED_MARKER = "KAPMAN_DATABASE_URL_IS_EMBEDDED"
 
 
 class SettingsError(ValueError):
@@ -79,7 +82,7 @@ def load_settings() -> Settings:
     return Settings(
         env=env,
         home=home,
-        database_url=_env("KAPMAN_DATABASE_URL"),
+        database_url=None if _env(EMBEDDED_MARKER) else _env("KAPMAN_DATABASE_URL"),
         history_start=_date_env("KAPMAN_HISTORY_START", DEFAULT_HISTORY_START),
         flatfiles_source=source,
         flatfiles_dir=Path(_env("KAPMAN_FLATFILES_DIR", str(default_dir))).expanduser().resolve(),

@@ -63,3 +63,12 @@ def db_url(fresh_db_url, monkeypatch):
         migrate(conn)
     monkeypatch.setenv("KAPMAN_DATABASE_URL", fresh_db_url)
     return fresh_db_url
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """Commands under test export variables (e.g. DAGSTER_HOME); keep tests independent."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -1,0 +1,76 @@
+"""The `kapman` CLI: database commands, settings errors and redaction."""
+
+import pytest
+from click.testing import CliRunner
+
+from kapman_resources.cli import main
+from kapman_resources.settings import SettingsError, load_settings
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.delenv("KAPMAN_DATABASE_URL", raising=False)
+    for name in ("DAGSTER_HOME", "KAPMAN_DAGSTER_STORAGE_URL", "KAPMAN_DATABASE_URL_IS_EMBEDDED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KAPMAN_HOME", str(tmp_path / "home"))
+    yield tmp_path / "home"
+    CliRunner().invoke(main, ["db", "stop"])
+
+
+def test_db_lifecycle_and_migrate(home):
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "status"]).exit_code == 3
+    started = runner.invoke(main, ["db", "start"])
+    assert started.exit_code == 0 and "running: pid" in started.output
+    url = runner.invoke(main, ["db", "url"]).output.strip()
+    assert url.startswith("postgresql://postgres@127.0.0.1:") and url.endswith("/kapman")
+    migrated = runner.invoke(main, ["db", "migrate"])
+    assert migrated.exit_code == 0 and "applied ['001'" in migrated.output
+    assert "schema up to date" in runner.invoke(main, ["db", "migrate"]).output
+    env = runner.invoke(main, ["env"]).output
+    assert "export DAGSTER_HOME=" in env and "postgresql+psycopg2://" in env
+    assert runner.invoke(main, ["db", "stop"]).output.strip() == "stopped"
+    assert runner.invoke(main, ["db", "stop"]).output.strip() == "not running"
+
+
+def test_db_commands_refuse_an_external_server_without_leaking_its_password(monkeypatch):
+    monkeypatch.setenv("KAPMAN_DATABASE_URL", "postgresql://kapman:hunter2@db.example:5432/k")
+    result = CliRunner().invoke(main, ["db", "start"])
+    assert result.exit_code == 1
+    assert "external server" in result.output and "hunter2" not in result.output
+    assert CliRunner().invoke(main, ["db", "url"]).output.strip() == (
+        "postgresql://kapman:***@db.example:5432/k"
+    )
+
+
+def test_migrate_against_a_server_that_is_down_says_so(monkeypatch):
+    monkeypatch.setenv("KAPMAN_DATABASE_URL", "postgresql://kapman:pw@127.0.0.1:9/kapman")
+    result = CliRunner().invoke(main, ["db", "migrate"])
+    assert result.exit_code == 1
+    assert "cannot connect to the Kapman database at postgresql://kapman:***@127.0.0.1:9" in (
+        result.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("KAPMAN_ENV", "staging", "expected dev, test or prod"),
+        ("KAPMAN_HISTORY_START", "2023-13-01", "is not a date"),
+        ("KAPMAN_DEMO_TICKERS", "many", "is not a whole number"),
+        ("KAPMAN_FLATFILES_SOURCE", "ftp", "expected demo, local or s3"),
+    ],
+)
+def test_bad_settings_name_the_variable(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=message) as err:
+        load_settings()
+    assert name in str(err.value)
+
+
+def test_s3_keys_select_the_s3_source(monkeypatch):
+    monkeypatch.delenv("KAPMAN_FLATFILES_SOURCE", raising=False)
+    monkeypatch.setenv("MASSIVE_S3_ACCESS_KEY_ID", "key")
+    assert load_settings().flatfiles_source == "s3"
+    monkeypatch.delenv("MASSIVE_S3_ACCESS_KEY_ID")
+    assert load_settings().flatfiles_source == "demo"
