@@ -1,0 +1,213 @@
+"""Series hygiene before any indicator: split adjustment, gap filling and illiquid flags.
+
+Frames follow the shared conventions: a single-ticker "bars" frame is indexed by a sorted, unique
+``DatetimeIndex`` named ``date`` with float64 ``open, high, low, close, volume``; a long frame has
+``ticker, date, open, high, low, close, volume``; a splits frame has
+``ticker, execution_date, split_from, split_to`` (Massive's convention).
+
+Split adjustment (DOMAIN.md "Series hygiene", Massive convention): a 2-for-1 split has
+``split_from=1, split_to=2``; every bar strictly before ``execution_date`` has its prices divided
+by ``split_to / split_from`` and its volume multiplied by it; bars on or after ``execution_date``
+are unchanged. Several splits compound. A new split restates the adjusted history before it, so
+indicators are recomputed over the whole series on every run (the analytics do that anyway).
+
+Gap rule (our design). TA-Lib must never see an interior NaN (one NaN turns every later RSI into
+0.0), so a ticker's series is cleaned as follows:
+- it starts at its first bar with a close and ends at its last one (leading and trailing holes
+  are not interior, they are dropped);
+- a *missing bar* is a row whose close is NaN or, when the caller passes the exchange's
+  ``sessions``, a session between the first and last bar with no row at all;
+- a run of at most ``MAX_FILLED_GAP_BARS`` consecutive missing bars is filled with flat
+  "no trade" bars: open = high = low = close = the last close before the run, volume 0;
+- a longer run is not filled: its rows are dropped and the series restarts after it (a new
+  ``segment``: indicators and rolling metrics start again from the first bar after the run, so
+  they show their normal warm-up NaNs there). ``has_long_gap`` flags such a ticker;
+- a bar with a close but a missing open/high/low/volume is repaired: open = the previous close
+  (its own close on the first bar), high = max(open, close), low = min(open, close), volume 0.
+Every synthesized or repaired bar carries ``gap_filled = True``.
+
+Illiquid rule (our design). A flat or zero-volume stretch makes TA-Lib's RSI/STOCH/ADX/MFI
+return 0 (or a stale constant) instead of a meaningful value. A *dead bar* is a bar with
+volume <= 0 or high <= low (no range: no trading information). Bar t is ``illiquid`` when at
+least ``ILLIQUID_MIN_DEAD_BARS`` of the last ``ILLIQUID_WINDOW_BARS`` bars (t included) are dead;
+the indicator module publishes NaN instead of those oscillators on illiquid bars. Gap-filled
+bars are dead by construction, so a filled week makes the next two weeks illiquid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+BAR_COLUMNS = (*PRICE_COLUMNS, "volume")
+SPLIT_COLUMNS = ("ticker", "execution_date", "split_from", "split_to")
+
+MAX_FILLED_GAP_BARS = 5  # longest run of missing bars filled flat; a longer run restarts the series
+ILLIQUID_WINDOW_BARS = 14  # the oscillators' period (RSI/STOCH/ADX/MFI 14)
+ILLIQUID_MIN_DEAD_BARS = 5  # dead bars in the window (more than a third) that flag a bar illiquid
+
+
+def split_factors(splits: pd.DataFrame) -> pd.DataFrame:
+    """Per split, the cumulative factor for bars before its execution_date (Massive convention).
+
+    Returns ``ticker, execution_date, factor`` where factor is the product of
+    ``split_to / split_from`` over this split and every later split of the ticker.
+    """
+    frame = splits.loc[:, list(SPLIT_COLUMNS)].copy()
+    frame["execution_date"] = pd.to_datetime(frame["execution_date"])
+    ratio = frame["split_to"].astype(float) / frame["split_from"].astype(float)
+    if not (np.isfinite(ratio) & (ratio > 0)).all():
+        raise ValueError("splits: split_from and split_to must be positive numbers")
+    frame = frame.assign(ratio=ratio).drop_duplicates(["ticker", "execution_date", "ratio"])
+    if frame.duplicated(["ticker", "execution_date"]).any():
+        raise ValueError("splits: conflicting ratios for the same ticker and execution_date")
+    frame = frame.sort_values(["ticker", "execution_date"], ascending=[True, False])
+    frame["factor"] = frame.groupby("ticker")["ratio"].cumprod()
+    return frame.loc[:, ["ticker", "execution_date", "factor"]].reset_index(drop=True)
+
+
+def split_adjust(long: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
+    """Divide prices and multiply volume by the split ratio for bars before each execution_date.
+
+    Long frame in, long frame out (same rows, same order, ``date`` as given); bars on or after an
+    execution_date are unchanged (DOMAIN.md, Massive convention).
+    """
+    out = long.copy()
+    if len(out) == 0 or len(splits) == 0:
+        return out
+    factors = split_factors(splits).sort_values("execution_date", kind="stable")
+    rows = pd.DataFrame(
+        {"ticker": out["ticker"].to_numpy(), "date": pd.to_datetime(out["date"]).to_numpy()}
+    )
+    rows["row"] = np.arange(len(rows))
+    matched = pd.merge_asof(
+        rows.sort_values("date", kind="stable"),
+        factors,
+        left_on="date",
+        right_on="execution_date",
+        by="ticker",
+        direction="forward",
+        allow_exact_matches=False,
+    )
+    factor = np.ones(len(rows))
+    factor[matched["row"].to_numpy()] = matched["factor"].fillna(1.0).to_numpy()
+    for column in PRICE_COLUMNS:
+        out[column] = out[column].astype(float) / factor
+    out["volume"] = out["volume"].astype(float) * factor
+    return out
+
+
+def long_to_bars(group: pd.DataFrame) -> pd.DataFrame:
+    """One ticker's rows of a long frame as a bars frame (sorted DatetimeIndex ``date``)."""
+    bars = group.loc[:, ["date", *BAR_COLUMNS]]
+    if not pd.api.types.is_datetime64_dtype(bars["date"]):
+        bars = bars.assign(date=pd.to_datetime(bars["date"]))
+    if not (bars.dtypes[list(BAR_COLUMNS)] == np.float64).all():
+        bars = bars.astype({c: np.float64 for c in BAR_COLUMNS})
+    bars = bars.set_index("date")
+    return bars if bars.index.is_monotonic_increasing else bars.sort_index()
+
+
+def fill_gaps(bars: pd.DataFrame, sessions: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+    """Apply the gap rule of the module docstring (our design).
+
+    Returns the cleaned bars plus ``gap_filled`` (bool) and ``segment`` (int, +1 after each run
+    longer than ``MAX_FILLED_GAP_BARS``). No NaN remains in ``open..volume``.
+    """
+    if not (bars.index.is_monotonic_increasing and bars.index.is_unique):
+        raise ValueError("bars: the date index must be sorted and unique")
+    frame = bars.loc[:, list(BAR_COLUMNS)].astype(float)
+    valid = frame.index[frame["close"].notna()]
+    if len(valid) == 0:
+        empty = frame.iloc[0:0]
+        return empty.assign(gap_filled=pd.Series(dtype=bool), segment=pd.Series(dtype=np.int64))
+    if sessions is not None:
+        inside = sessions[(sessions >= valid[0]) & (sessions <= valid[-1])]
+        frame = frame.reindex(frame.index.union(pd.DatetimeIndex(inside)))
+        frame.index.name = bars.index.name
+    frame = frame.loc[valid[0] : valid[-1]]
+
+    missing = frame["close"].isna()
+    run_length = missing.groupby((~missing).cumsum()).transform("sum")
+    long_gap = missing & (run_length > MAX_FILLED_GAP_BARS)
+    segment = (long_gap & ~long_gap.shift(fill_value=False)).cumsum()
+    repaired = frame.isna().any(axis=1)
+
+    close = frame["close"].ffill()
+    open_ = frame["open"].fillna(close.shift(1)).fillna(close)
+    high = frame["high"].fillna(np.maximum(open_, close))
+    low = frame["low"].fillna(np.minimum(open_, close))
+    volume = frame["volume"].fillna(0.0)
+    out = pd.DataFrame(
+        {
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": volume,
+            "gap_filled": repaired,
+            "segment": segment.astype(np.int64),
+        }
+    )
+    return out.loc[~long_gap.to_numpy()]
+
+
+def has_long_gap(prepared: pd.DataFrame) -> bool:
+    """True when the ticker's series restarted after a gap longer than MAX_FILLED_GAP_BARS."""
+    return bool(len(prepared)) and bool(prepared["segment"].iloc[-1] > 0)
+
+
+def dead_bars(bars: pd.DataFrame) -> pd.Series:
+    """A bar with no volume or no range carries no trading information (our design)."""
+    return (bars["volume"] <= 0) | (bars["high"] <= bars["low"])
+
+
+def illiquid_flags(bars: pd.DataFrame) -> pd.Series:
+    """Illiquid at t: >= ILLIQUID_MIN_DEAD_BARS dead bars among the last ILLIQUID_WINDOW_BARS."""
+    dead = dead_bars(bars).astype(float)
+    count = dead.rolling(ILLIQUID_WINDOW_BARS, min_periods=1).sum()
+    return (count >= ILLIQUID_MIN_DEAD_BARS).rename("illiquid")
+
+
+def prepare_bars(bars: pd.DataFrame, sessions: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+    """Gap-filled bars with ``gap_filled``, ``segment`` and ``illiquid`` columns (our design)."""
+    prepared = fill_gaps(bars, sessions)
+    return prepared.assign(illiquid=illiquid_flags(prepared).astype(bool))
+
+
+def apply_by_segment(
+    prepared: pd.DataFrame, func: Callable[[pd.DataFrame], pd.DataFrame]
+) -> pd.DataFrame:
+    """Run ``func`` on each segment's bars separately (a long gap restarts the recursion)."""
+    if len(prepared) == 0 or prepared["segment"].iloc[0] == prepared["segment"].iloc[-1]:
+        return func(prepared)
+    return pd.concat([func(part) for _, part in prepared.groupby("segment", sort=True)])
+
+
+def by_ticker(
+    long: pd.DataFrame,
+    func: Callable[[pd.DataFrame], pd.DataFrame],
+    splits: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Split-adjust a long frame, run ``func`` once per ticker's bars, stack as a long frame.
+
+    ``func`` maps a bars frame to a frame indexed by ``date``; the result has ``ticker, date``
+    (datetime64) first, then ``func``'s columns, sorted by ticker and date.
+    """
+    adjusted = long if splits is None else split_adjust(long, splits)
+    adjusted = adjusted.loc[:, ["ticker", "date", *BAR_COLUMNS]].astype(
+        {c: np.float64 for c in BAR_COLUMNS}
+    )
+    adjusted["date"] = pd.to_datetime(adjusted["date"])
+    frames = []
+    for ticker, group in adjusted.groupby("ticker", sort=True):
+        result = func(long_to_bars(group))
+        result = result.reset_index()
+        result.insert(0, "ticker", ticker)
+        frames.append(result)
+    if not frames:
+        return pd.DataFrame(columns=["ticker", "date"])
+    return pd.concat(frames, ignore_index=True)
