@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from kapman_assets import ohlcv, retention, tickers
+from kapman_assets import ohlcv, retention, splits, tickers
 from kapman_assets.partitions import TRADING_DAYS
 from kapman_resources.io_manager import KapmanIOManager
 from kapman_resources.resources import FlatFilesResource, PostgresResource
@@ -24,7 +24,9 @@ checks_job = dg.define_asset_job(
 )
 
 reference_job = dg.define_asset_job(
-    "reference_data", selection=dg.AssetSelection.assets(tickers.tickers)
+    "reference_data",
+    selection=dg.AssetSelection.assets(tickers.tickers, splits.splits),
+    description="Refresh the ticker dimension's attributes and the splits table.",
 )
 
 daily_schedule = dg.build_schedule_from_partitioned_job(
@@ -71,7 +73,7 @@ def build_resources() -> dict:
 
 
 defs = dg.Definitions(
-    assets=[ohlcv.ohlcv, retention.retention_log, tickers.tickers],
+    assets=[ohlcv.ohlcv, retention.retention_log, tickers.tickers, splits.splits],
     asset_checks=ohlcv.OHLCV_CHECKS,
     jobs=[daily_job, checks_job, reference_job],
     schedules=[daily_schedule],

@@ -179,3 +179,42 @@ def test_materialization_metadata_reports_rows_new_tickers_and_missing_watchlist
     assert meta["new_tickers"].value == 2
     missing = meta["watchlist_missing"].value.split(", ")
     assert "AAPL" not in missing and "MSFT" in missing and "NVDA" in missing
+
+
+def test_reference_assets_fill_splits_and_ticker_attributes(db_url, tmp_path):
+    import json
+
+    from kapman_assets.splits import splits
+    from kapman_assets.tickers import tickers
+
+    root = tmp_path / "mirror"
+    write_mirror(root, DAYS[:2], ["AAPL", "NVDA"])
+    (root / "reference").mkdir()
+    (root / "reference" / "splits.json").write_text(
+        json.dumps(
+            {
+                "results": [
+                    {
+                        "ticker": "NVDA",
+                        "execution_date": "2024-06-10",
+                        "split_from": 1,
+                        "split_to": 10,
+                    }
+                ]
+            }
+        )
+    )
+    (root / "reference" / "tickers.json").write_text(
+        json.dumps(
+            {"results": [{"ticker": "NVDA", "name": "NVIDIA Corp", "type": "CS", "active": True}]}
+        )
+    )
+    assert run(db_url, root, partition_key=str(DAYS[0])).success
+    result = dg.materialize([splits, tickers], resources=resources(db_url, root))
+    assert result.success
+    with connect(db_url) as conn:
+        assert conn.execute("SELECT ticker, execution_date, split_to FROM splits").fetchall() == [
+            ("NVDA", dt.date(2024, 6, 10), 10)
+        ]
+        rows = dict(conn.execute("SELECT symbol, name FROM tickers").fetchall())
+    assert rows == {"AAPL": None, "NVDA": "NVIDIA Corp"}
