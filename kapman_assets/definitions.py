@@ -31,7 +31,8 @@ reference_job = dg.define_asset_job(
 
 daily_schedule = dg.build_schedule_from_partitioned_job(
     daily_job, hour_of_day=18, minute_of_hour=30,
-    description="Each evening at 18:30 New York: the session that just closed.",
+    description="Each evening at 18:30 New York, the session of the day before (its flat file is"
+    " published the morning after); Friday's session loads on Saturday evening.",
 )  # fmt: skip
 
 
