@@ -1,0 +1,169 @@
+"""Per-bar inputs of the Wyckoff rules (DOMAIN.md, Wyckoff), all causal (bar t uses bars <= t).
+
+``atr``  ATR14 of bar t-1 (TA-Lib ATR shifted one bar), price units.
+``rv``   V_t / mean(V[t-50..t-1]), a ratio (NaN until 50 prior bars, or when that mean is 0).
+``vp``   percentile rank of V_t among the 250 prior volumes, 0..1, ties counted half
+         (scipy ``percentileofscore(kind="mean") / 100``; NaN until 250 prior bars).
+``spr``  (H - L) / ATR, in ATRs.            ``cp``  (C - L) / (H - L), 0..1 (0.5 when H = L).
+``down`` C[t-1] < SMA50[t-1] and (max C[t-60..t-1] - L_t) / max C[t-60..t-1] >= 10%.
+``up``   C[t-1] > SMA50[t-1] and (H_t - min C[t-60..t-1]) / min C[t-60..t-1] >= 10%.
+         Neither gate is scaled by volatility (DOMAIN.md: a vol-scaled gate never opens in a crash).
+``prior_low_min`` / ``prior_high_max``  min L / max H of the 60 prior bars (climax extremes).
+BC-score inputs: ``sma_20``, ``sma_50``, ``rsi_14``, ``mfi_14`` (TA-Lib), ``hv_20`` =
+std(ln C_t/C_{t-1}, 20, ddof=1) * sqrt(252) (decimal) and ``ret_20`` = ln(C_t / C_{t-20}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import talib
+from numpy.lib.stride_tricks import sliding_window_view
+
+ATR_PERIOD = 14
+RV_BASELINE_BARS = 50
+VP_WINDOW_BARS = 250
+TREND_SMA_PERIOD = 50
+TREND_LOOKBACK_BARS = 60
+TREND_MIN_MOVE = 0.10
+CLIMAX_LOOKBACK_BARS = 60
+SMA_SHORT_PERIOD = 20
+RSI_PERIOD = 14
+MFI_PERIOD = 14
+HV_PERIOD = 20
+RET_PERIOD = 20
+TRADING_DAYS_PER_YEAR = 252
+FLAT_BAR_CP = 0.5  # CP of a bar with H = L
+
+BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+
+Inputs = Mapping[str, np.ndarray]  # column -> per-bar values (a dict, or the DataFrame itself)
+
+
+def shift_one(values: np.ndarray) -> np.ndarray:
+    """values[t-1] at t (NaN at t = 0)."""
+    out = np.empty_like(values, dtype=float)
+    out[:1] = np.nan
+    out[1:] = values[:-1]
+    return out
+
+
+def prior_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """ATR = ATR14(t-1): TA-Lib's Wilder ATR shifted one bar (DOMAIN.md)."""
+    return shift_one(talib.ATR(high, low, close, timeperiod=ATR_PERIOD))
+
+
+def relative_volume(volume: np.ndarray) -> np.ndarray:
+    """RV = V_t / mean(V[t-50..t-1]) (DOMAIN.md; NaN while the baseline is missing or 0)."""
+    baseline = shift_one(talib.SMA(volume, timeperiod=RV_BASELINE_BARS))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(baseline > 0, volume / baseline, np.nan)
+
+
+def volume_percentile(volume: np.ndarray) -> np.ndarray:
+    """VP = rank of V_t among the 250 prior volumes, ties half (DOMAIN.md; scipy kind="mean")."""
+    out = np.full(len(volume), np.nan)
+    if len(volume) <= VP_WINDOW_BARS:
+        return out
+    prior = sliding_window_view(volume[:-1], VP_WINDOW_BARS)
+    current = volume[VP_WINDOW_BARS:, None]
+    below = (prior < current).sum(axis=1)
+    equal = (prior == current).sum(axis=1)
+    out[VP_WINDOW_BARS:] = (below + 0.5 * equal) / VP_WINDOW_BARS
+    return out
+
+
+def spread_ratio(high: np.ndarray, low: np.ndarray, atr: np.ndarray) -> np.ndarray:
+    """SPR = (H - L) / ATR (DOMAIN.md)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(atr > 0, (high - low) / atr, np.nan)
+
+
+def close_position(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """CP = (C - L) / (H - L), 0.5 if H = L (DOMAIN.md)."""
+    span = high - low
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(span > 0, (close - low) / span, FLAT_BAR_CP)
+
+
+def rolling_prior(values: np.ndarray, window: int, how: str) -> np.ndarray:
+    """max or min of values[t-window..t-1] (NaN until window prior bars exist)."""
+    func = talib.MAX if how == "max" else talib.MIN
+    return shift_one(func(values, timeperiod=window))
+
+
+def down_gate(close: np.ndarray, low: np.ndarray, sma50: np.ndarray) -> np.ndarray:
+    """DOWN: C[t-1] < SMA50[t-1] and (max C[t-60..t-1] - L_t) / max C >= 10% (DOMAIN.md)."""
+    peak = rolling_prior(close, TREND_LOOKBACK_BARS, "max")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drop = (peak - low) / peak
+    return (shift_one(close) < shift_one(sma50)) & (drop >= TREND_MIN_MOVE)
+
+
+def up_gate(close: np.ndarray, high: np.ndarray, sma50: np.ndarray) -> np.ndarray:
+    """UP: C[t-1] > SMA50[t-1] and (H_t - min C[t-60..t-1]) / min C >= 10% (DOMAIN.md)."""
+    trough = rolling_prior(close, TREND_LOOKBACK_BARS, "min")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rise = (high - trough) / trough
+    return (shift_one(close) > shift_one(sma50)) & (rise >= TREND_MIN_MOVE)
+
+
+def historical_volatility(close: np.ndarray) -> np.ndarray:
+    """HV20 = std(ln C_t/C_{t-1}, last 20, ddof=1) * sqrt(252), decimal (DOMAIN.md)."""
+    log_return = np.log(close / shift_one(close))
+    population = talib.STDDEV(log_return, timeperiod=HV_PERIOD, nbdev=1.0)
+    return population * np.sqrt(HV_PERIOD / (HV_PERIOD - 1) * TRADING_DAYS_PER_YEAR)
+
+
+def log_return_n(close: np.ndarray) -> np.ndarray:
+    """Ret20 = ln(C_t / C_{t-20}) (TA-Lib ROCR, our choice of a log return to match HV20)."""
+    return np.log(talib.ROCR(close, timeperiod=RET_PERIOD))
+
+
+def check_bars(bars: pd.DataFrame) -> None:
+    """Reject frames the rules cannot read: unsorted index or NaN OHLCV (gap rule is upstream)."""
+    if not (bars.index.is_monotonic_increasing and bars.index.is_unique):
+        raise ValueError("bars: the date index must be sorted and unique")
+    missing = [c for c in BAR_COLUMNS if c not in bars.columns]
+    if missing:
+        raise ValueError(f"bars: missing columns {missing}")
+    if np.isnan(bars.loc[:, list(BAR_COLUMNS)].to_numpy(dtype=float)).any():
+        raise ValueError("bars: NaN in OHLCV; fill or drop gaps first (series.prepare_bars)")
+
+
+def wyckoff_inputs(bars: pd.DataFrame) -> pd.DataFrame:
+    """Every per-bar input of the Wyckoff rules, aligned to ``bars.index`` (see module doc)."""
+    return pd.DataFrame(compute_inputs(bars), index=bars.index)
+
+
+def compute_inputs(bars: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``wyckoff_inputs`` as a dict of numpy arrays (the engine's fast internal form)."""
+    check_bars(bars)
+    values = bars.loc[:, ["high", "low", "close", "volume"]].to_numpy(dtype=float)
+    high, low, close, volume = (np.ascontiguousarray(values[:, i]) for i in range(4))
+    atr = prior_atr(high, low, close)
+    sma50 = talib.SMA(close, timeperiod=TREND_SMA_PERIOD)
+    columns = {
+        "high": high,
+        "low": low,
+        "close": close,
+        "volume": volume,
+        "atr": atr,
+        "rv": relative_volume(volume),
+        "vp": volume_percentile(volume),
+        "spr": spread_ratio(high, low, atr),
+        "cp": close_position(high, low, close),
+        "down": down_gate(close, low, sma50),
+        "up": up_gate(close, high, sma50),
+        "prior_low_min": rolling_prior(low, CLIMAX_LOOKBACK_BARS, "min"),
+        "prior_high_max": rolling_prior(high, CLIMAX_LOOKBACK_BARS, "max"),
+        "sma_20": talib.SMA(close, timeperiod=SMA_SHORT_PERIOD),
+        "sma_50": sma50,
+        "rsi_14": talib.RSI(close, timeperiod=RSI_PERIOD),
+        "mfi_14": talib.MFI(high, low, close, volume, timeperiod=MFI_PERIOD),
+        "hv_20": historical_volatility(close),
+        "ret_20": log_return_n(close),
+    }
+    return columns
