@@ -64,7 +64,7 @@ def ohlcv(
         table.filter(pa.compute.equal(table["date"], last_day))["ticker"].to_pylist()
     )
     missing = sorted(watchlist - present_last)
-    frame = table.drop_columns(["ticker"]).to_pandas()
+    frame = table.drop_columns(["ticker"]).to_pandas(date_as_object=False)
     frame.insert(0, "ticker_id", ids)
     frame["transactions"] = frame["transactions"].astype("Int64")
     context.log.info(

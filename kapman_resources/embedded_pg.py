@@ -40,6 +40,10 @@ SERVER_SETTINGS = {
     "max_wal_size": "'8GB'",
     "checkpoint_timeout": "'30min'",
     "synchronous_commit": "off",
+    # No replicas: a COPY into a partition created (or truncated) in the same transaction then
+    # skips WAL and is synced at commit, the fast path for backfills.
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
     "wal_compression": "on",
     "max_parallel_workers_per_gather": "2",
     "logging_collector": "off",
@@ -181,11 +185,15 @@ class EmbeddedPostgres:
         self.data_dir.chmod(0o700)
         self._pg("initdb", "--auth=trust", "--encoding=UTF8", "--locale=C", "-U", SUPERUSER,
                  "-D", str(self.data_dir), timeout=120)  # fmt: skip
-        conf = "\n".join(f"{k} = {v}" for k, v in SERVER_SETTINGS.items())
-        kapman_conf = self.data_dir / "kapman.conf"
-        kapman_conf.write_text(f"# written by kapman\n{conf}\n")
         with open(self.data_dir / "postgresql.conf", "a") as fh:
             fh.write("\ninclude_if_exists = 'kapman.conf'\n")
+
+    def _write_server_settings(self) -> None:
+        """(Re)write kapman.conf so a changed SERVER_SETTINGS applies at the next start."""
+        conf = "\n".join(f"{k} = {v}" for k, v in SERVER_SETTINGS.items())
+        kapman_conf = self.data_dir / "kapman.conf"
+        kapman_conf.write_text(f"# written by kapman on every start\n{conf}\n")
+        run_as = self._run_as()
         if run_as:
             os.chown(kapman_conf, pwd.getpwnam(PG_SYSTEM_USER).pw_uid, run_as["group"])
 
@@ -201,6 +209,7 @@ class EmbeddedPostgres:
             stale = True
         if not (self.data_dir / "PG_VERSION").exists():
             self._init_cluster()
+        self._write_server_settings()
         if not self.port or not _port_is_free(self.port):
             self.port = _free_port(self.port or DEFAULT_PORT)
         self._write_state()

@@ -186,3 +186,26 @@ def test_io_manager_through_dagster_materializations(db_url):
     assert {r[2] for r in after if r[1] == D2} == {30.0}
     meta = result.asset_materializations_for_node("ohlcv")[0].metadata
     assert meta["rows_replaced"].value == 3 and meta["rows_written"].value == 3
+
+
+def test_insertion_order_is_month_then_primary_key_for_any_input_order():
+    import numpy as np
+
+    from kapman_resources.io_manager import TableInfo, insertion_order
+
+    info = TableInfo("ohlcv", {"ticker_id": "integer", "date": "date"}, frozenset(),
+                     "partitioned", ("ticker_id", "date"))  # fmt: skip
+    rng = np.random.default_rng(1)
+    days = pd.to_datetime(np.sort(rng.choice(pd.bdate_range("2024-01-01", "2024-06-30"), 400)))
+    frame = pd.DataFrame({"ticker_id": rng.integers(1, 30, 400), "date": days})
+
+    def key(f):
+        return list(zip(f["date"].values.astype("datetime64[M]"), f["ticker_id"], f["date"],
+                        strict=True))  # fmt: skip
+
+    expected = sorted(key(frame))
+    for candidate in (frame, frame.sample(frac=1, random_state=2)):  # date-major and shuffled
+        order = insertion_order(candidate, info)
+        assert key(candidate.iloc[order]) == expected
+    plain = TableInfo("splits", info.columns, frozenset(), "plain", ("ticker_id", "date"))
+    assert insertion_order(frame, plain) is None
