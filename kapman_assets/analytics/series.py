@@ -57,7 +57,7 @@ def split_factors(splits: pd.DataFrame) -> pd.DataFrame:
     ``split_to / split_from`` over this split and every later split of the ticker.
     """
     frame = splits.loc[:, list(SPLIT_COLUMNS)].copy()
-    frame["execution_date"] = pd.to_datetime(frame["execution_date"])
+    frame["execution_date"] = pd.to_datetime(frame["execution_date"]).astype("datetime64[ns]")
     ratio = frame["split_to"].astype(float) / frame["split_from"].astype(float)
     if not (np.isfinite(ratio) & (ratio > 0)).all():
         raise ValueError("splits: split_from and split_to must be positive numbers")
@@ -80,7 +80,10 @@ def split_adjust(long: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
         return out
     factors = split_factors(splits).sort_values("execution_date", kind="stable")
     rows = pd.DataFrame(
-        {"ticker": out["ticker"].to_numpy(), "date": pd.to_datetime(out["date"]).to_numpy()}
+        {
+            "ticker": out["ticker"].to_numpy(),
+            "date": pd.to_datetime(out["date"]).to_numpy().astype("datetime64[ns]"),
+        }
     )
     rows["row"] = np.arange(len(rows))
     matched = pd.merge_asof(

@@ -41,7 +41,7 @@ def analyze_tickers(
     hi = pd.Timestamp(end) if end is not None else wyckoff["date"].max()
     wyckoff = wyckoff[(wyckoff["date"] >= lo) & (wyckoff["date"] <= hi)].copy()
     for frame in (indicators, prices, wyckoff):
-        frame["date"] = pd.to_datetime(frame["date"])
+        frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     merged = indicators.merge(prices, on=KEYS, how="left", suffixes=("", "_price"))
     merged = merged.merge(wyckoff, on=KEYS, how="left")
     return merged.sort_values(KEYS, kind="stable", ignore_index=True)

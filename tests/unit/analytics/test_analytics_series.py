@@ -338,3 +338,19 @@ def test_long_to_bars_converts_python_dates_and_integer_volume():
     assert bars.index.name == "date" and isinstance(bars.index, pd.DatetimeIndex)
     assert bars.index.tolist() == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-03")]
     assert (bars.dtypes == np.float64).all() and bars["close"].tolist() == [1.0, 2.0]
+
+
+def test_split_adjust_accepts_any_datetime_resolution():
+    """Arrow dates reach pandas as datetime64[ms]; splits as datetime64[ns] or python dates."""
+    from kapman_assets.analytics.series import split_adjust
+
+    long = pd.DataFrame({
+        "ticker": ["X", "X"], "date": np.array(["2024-06-07", "2024-06-10"], "datetime64[ms]"),
+        "open": [100.0, 10.0], "high": [100.0, 10.0], "low": [100.0, 10.0],
+        "close": [100.0, 10.0], "volume": [1.0, 10.0],
+    })  # fmt: skip
+    splits = pd.DataFrame({"ticker": ["X"], "execution_date": [pd.Timestamp("2024-06-10")],
+                           "split_from": [1], "split_to": [10]})  # fmt: skip
+    adjusted = split_adjust(long, splits)
+    assert adjusted["close"].tolist() == [10.0, 10.0]
+    assert adjusted["volume"].tolist() == [10.0, 10.0]
