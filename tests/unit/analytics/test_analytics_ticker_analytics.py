@@ -49,3 +49,19 @@ def test_appending_future_bars_changes_no_past_row():
     numeric = short.select_dtypes("number").columns
     np.testing.assert_array_equal(short[numeric].to_numpy(), full[numeric].to_numpy())
     assert short["signal"].equals(full["signal"])
+
+
+def test_a_missing_print_and_a_missing_session_are_filled_the_same_way_for_every_part():
+    long = _long()
+    msft = long["ticker"] == "MSFT"
+    hole = pd.Timestamp("2005-06-15")
+    long.loc[msft & (long["date"] == hole), "close"] = np.nan  # a bad print
+    dropped = pd.Timestamp("2005-06-20")
+    long = long[~(msft & (long["date"] == dropped))]  # a session with no row at all
+    sessions = pd.DatetimeIndex(sorted(_long()["date"].unique()))
+    result = analyze_tickers(long, AAPL_SPLITS, START, END, with_json=False, sessions=sessions)
+    rows = result[result["ticker"] == "MSFT"].set_index("date")
+    assert {hole, dropped} <= set(rows.index)
+    assert rows.loc[[hole, dropped], "gap_filled"].all()
+    assert rows.loc[[hole, dropped], "bc_score"].notna().all()  # Wyckoff saw the same bars
+    assert rows["rsi_14"].loc["2005-06-10":"2005-07-10"].gt(0).all()
