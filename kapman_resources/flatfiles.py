@@ -124,9 +124,9 @@ def _first_bad_row(mask: np.ndarray) -> int:
 
 def parse_day_aggs(data: bytes, day: dt.date, where: str) -> pa.Table:
     """Parse and validate one session's file; returns ticker, date, OHLCV, transactions."""
-    try:
-        raw = zlib.decompress(data, wbits=31) if data[:2] == b"\x1f\x8b" else data
-    except zlib.error as exc:
+    try:  # gzip.decompress reads every member (zlib alone would stop after the first)
+        raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    except (OSError, EOFError, zlib.error) as exc:
         raise _fail(where, None, f"corrupt gzip ({exc})") from exc
     try:
         header = raw.split(b"\n", 1)[0].decode().strip().split(",")

@@ -167,6 +167,20 @@ PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(
 PGCOPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 
 
+def _fits_binary(values: pd.Series, kind: str) -> bool:
+    """Whether the column converts to the binary field exactly (else PostgreSQL must parse it)."""
+    if kind not in BINARY_TYPES or values.isna().any():
+        return False
+    if kind == "date":
+        return values.dtype.kind == "M"
+    if kind == "double precision":
+        return values.dtype.kind in "fiu"
+    if values.dtype.kind not in "iu":  # a float 3.9 must not become 3
+        return False
+    info = np.iinfo(BINARY_TYPES[kind])
+    return len(values) == 0 or (values.min() >= info.min and values.max() <= info.max)
+
+
 def _binary_columns(
     frame: pd.DataFrame, info: TableInfo, order: np.ndarray | None
 ) -> list[np.ndarray] | None:
@@ -174,11 +188,11 @@ def _binary_columns(
     arrays = []
     for col in frame.columns:
         kind = info.columns[col]
-        if kind not in BINARY_TYPES or frame[col].isna().any():
-            return None
         values = frame[col]
+        if not _fits_binary(values, kind):
+            return None
         if kind == "date":
-            days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+            days = values.to_numpy().astype("datetime64[D]")
             column = (days - PG_EPOCH).astype(np.int64)
         else:
             column = values.to_numpy()
@@ -186,12 +200,13 @@ def _binary_columns(
     return arrays
 
 
-def binary_copy_payload(
+def binary_copy_rows(
     frame: pd.DataFrame, info: TableInfo, order: np.ndarray | None = None
-) -> bytes | None:
-    """PostgreSQL binary COPY bytes for an all-fixed-width, null-free frame (else None).
+) -> np.ndarray | None:
+    """Tuples of PostgreSQL binary COPY for an all-fixed-width, null-free frame (else None).
 
-    The server then parses no text: the fastest path for wide numeric loads such as ohlcv.
+    Sent between PGCOPY_HEADER and PGCOPY_TRAILER, the server then parses no text: the fastest
+    path for wide numeric loads such as ohlcv.
     """
     arrays = _binary_columns(frame, info, order)
     if arrays is None:
@@ -204,7 +219,7 @@ def binary_copy_payload(
     for i, values in enumerate(arrays):
         rows[f"l{i}"] = rows.dtype[f"v{i}"].itemsize
         rows[f"v{i}"] = values
-    return PGCOPY_HEADER + rows.tobytes() + PGCOPY_TRAILER
+    return rows
 
 
 def copy_frame(
@@ -212,15 +227,17 @@ def copy_frame(
 ) -> int:
     """COPY the frame (rows in `order`) into the table inside the caller's transaction."""
     names = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
-    payload = binary_copy_payload(frame, info, order)
-    if payload is not None:
+    rows = binary_copy_rows(frame, info, order)
+    if rows is not None:
         stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
             sql.Identifier(info.name), names
         )
-        view = memoryview(payload)
+        view = memoryview(rows).cast("B")
         with conn.cursor() as cur, cur.copy(stmt) as copy:
+            copy.write(PGCOPY_HEADER)
             for offset in range(0, len(view), COPY_CHUNK_BYTES):
                 copy.write(view[offset : offset + COPY_CHUNK_BYTES])
+            copy.write(PGCOPY_TRAILER)
         return len(frame)
     table = _copy_ready(frame if order is None else frame.iloc[order], info)
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(

@@ -209,3 +209,16 @@ def test_insertion_order_is_month_then_primary_key_for_any_input_order():
         assert key(candidate.iloc[order]) == expected
     plain = TableInfo("splits", info.columns, frozenset(), "plain", ("ticker_id", "date"))
     assert insertion_order(frame, plain) is None
+
+
+def test_values_that_do_not_fit_a_binary_field_go_through_csv_and_are_checked(db_url):
+    """A float in an integer column is not truncated: PostgreSQL rejects 3.9 for an integer."""
+    frame = pd.DataFrame(
+        {"ticker": ["A"], "date": [D1], "bc_score": [3.9], "spring_score": [2]}
+    )  # fmt: skip
+    with connect(db_url) as conn, pytest.raises(Exception, match="integer"):
+        replace_slice(conn, "wyckoff_snapshots", frame, (D1, D2))
+    ok = frame.assign(bc_score=[4])
+    with connect(db_url) as conn:
+        replace_slice(conn, "wyckoff_snapshots", ok, (D1, D2))
+        assert conn.execute("SELECT bc_score FROM wyckoff_snapshots").fetchone() == (4,)

@@ -109,7 +109,12 @@ BAD_INPUTS = {
     "renamed column": ((HEADER.replace("close", "close_price"), _lines()), "missing column(s) ['close']"),
     "non-numeric price": ((HEADER, _replace_field(_lines(), 1, 2, "abc")), "unreadable values"),
     "negative price": ((HEADER, _replace_field(_lines(), 2, 4, "-3.5")), "row 3: prices must be positive"),
-    "high below close": ((HEADER, _replace_field(_lines(), 0, 4, "0.01")), "row 1: "),
+    "high below close": ((HEADER, _replace_field(_lines(), 0, 4, "0.01")),
+                         "row 1: low <= open, close <= high violated"),
+    "truncated second gzip member": (
+        gzip.compress(("\n".join([HEADER, *_lines()[:2]]) + "\n").encode())
+        + gzip.compress("\n".join(_lines()[2:]).encode())[:-9],
+        "corrupt gzip"),
     "duplicate row": ((HEADER, _lines() + [_lines()[1]]), "duplicate row for ticker MSFT"),
     "wrong session date": ((HEADER, [ln.replace(str(new_york_midnight_ns(TARGET)),
                             str(new_york_midnight_ns(DAYS[0]))) for ln in _lines()]),
@@ -218,3 +223,15 @@ def test_reference_assets_fill_splits_and_ticker_attributes(db_url, tmp_path):
         ]
         rows = dict(conn.execute("SELECT symbol, name FROM tickers").fetchall())
     assert rows == {"AAPL": None, "NVDA": "NVIDIA Corp"}
+
+
+def test_a_multi_member_gzip_file_is_read_whole(db_url, tmp_path):
+    """Concatenated gzip members are one valid file: every member's rows must load."""
+    root = tmp_path / "mirror"
+    lines = day_rows(TARGET, TICKERS)
+    path = root / day_aggs_key(TARGET)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(("\n".join([HEADER, *lines[:2]]) + "\n").encode())
+                     + gzip.compress(("\n".join(lines[2:]) + "\n").encode()))  # fmt: skip
+    assert run(db_url, root, partition_key=str(TARGET)).success
+    assert len(table_rows(db_url)) == len(TICKERS)
