@@ -22,8 +22,9 @@ class DatabaseUnavailable(RuntimeError):
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced, safe to print or log."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """The URL (or key=value DSN) with any password replaced, safe to print or log."""
+    url = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(password=)('[^']*'|[^&\s]*)", r"\1***", url, flags=re.IGNORECASE)
 
 
 def connect(url: str, **kwargs) -> psycopg.Connection:
@@ -93,8 +94,27 @@ def storage_variant(conn: psycopg.Connection) -> str:
     return "timescale" if has_timescale(conn) else "native"
 
 
+MIGRATION_LOCK = 7_415_006  # pg_advisory_lock key: one migrator at a time
+
+
 def migrate(conn: psycopg.Connection, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Apply pending migrations, each in its own transaction; returns the versions applied."""
+    """Apply pending migrations, each in its own transaction; returns the versions applied.
+
+    Serialized by an advisory lock, so `kapman up` and `kapman demo` starting together on a new
+    database do not both apply the same files.
+    """
+    conn.commit()
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    conn.commit()
+    try:
+        return _migrate_locked(conn, sql_dir)
+    finally:
+        conn.rollback()
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+        conn.commit()
+
+
+def _migrate_locked(conn: psycopg.Connection, sql_dir: Path) -> list[str]:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, name text NOT NULL,"
         " variant text, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -102,6 +122,7 @@ def migrate(conn: psycopg.Connection, sql_dir: Path = SQL_DIR) -> list[str]:
     conn.commit()
     variant = storage_variant(conn)
     done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+    conn.commit()
     applied = []
     for mig in pending_files(variant, sql_dir):
         if mig.version in done:

@@ -13,7 +13,8 @@ FROM ticker_metrics m
 LEFT JOIN options_daily_summary o ON o.ticker = m.ticker AND o.date = m.date
 LEFT JOIN wyckoff_snapshots w ON w.ticker = m.ticker AND w.date = m.date;
 
--- The dashboard connects as this read-only role (login enabled by `kapman db reader`).
+-- The dashboard connects as this read-only role (NOLOGIN until the dashboard work gives it a
+-- login and a password from the environment).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kapman_reader') THEN

@@ -74,3 +74,35 @@ def test_s3_keys_select_the_s3_source(monkeypatch):
     assert load_settings().flatfiles_source == "s3"
     monkeypatch.delenv("MASSIVE_S3_ACCESS_KEY_ID")
     assert load_settings().flatfiles_source == "demo"
+
+
+def test_redact_hides_passwords_in_every_url_form():
+    from kapman_resources.database import redact
+
+    assert redact("postgresql://u:s3cret@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert "s3cret" not in redact("postgresql://u@h/d?password=s3cret&sslmode=require")
+    assert "s3cret" not in redact("host=h user=u password='s3cret' dbname=d")
+    assert "sslmode=require" in redact("postgresql://u@h/d?password=s3cret&sslmode=require")
+
+
+def test_concurrent_migrations_apply_each_file_once(fresh_db_url):
+    import threading
+
+    from kapman_resources.database import connect, migrate
+
+    results, errors = [], []
+
+    def run():
+        try:
+            with connect(fresh_db_url) as conn:
+                results.append(migrate(conn))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(len(r) for r in results)[:2] == [0, 0] and max(len(r) for r in results) >= 4

@@ -222,3 +222,47 @@ def test_values_that_do_not_fit_a_binary_field_go_through_csv_and_are_checked(db
     with connect(db_url) as conn:
         replace_slice(conn, "wyckoff_snapshots", ok, (D1, D2))
         assert conn.execute("SELECT bc_score FROM wyckoff_snapshots").fetchone() == (4,)
+
+
+def test_a_window_covering_whole_months_truncates_them_and_keeps_the_rest(db_url):
+    import datetime as dt
+
+    _seed_tickers(db_url)
+    may = [dt.date(2024, 5, 31)]
+    june = [dt.date(2024, 6, d) for d in (3, 14, 28)]
+    july = [dt.date(2024, 7, 1)]
+    with connect(db_url) as conn:
+        replace_slice(conn, "ohlcv", _bars(may + june + july),
+                      (dt.date(2024, 5, 1), dt.date(2024, 8, 1)))  # fmt: skip
+    before = _snapshot(db_url)
+    with connect(db_url) as conn:
+        result = replace_slice(conn, "ohlcv", _bars(june[:1], price=50.0),
+                               (dt.date(2024, 6, 1), dt.date(2024, 7, 1)))  # fmt: skip
+    after = _snapshot(db_url)
+    assert result["rows_replaced"] == 9  # June's 3 sessions x 3 tickers, by TRUNCATE
+    assert [r for r in after if r[1].month != 6] == [r for r in before if r[1].month != 6]
+    assert {(r[1], r[2]) for r in after if r[1].month == 6} == {(june[0], 50.0)}
+
+
+def test_two_writers_of_the_same_new_month_do_not_collide(db_url):
+    import datetime as dt
+    import threading
+
+    _seed_tickers(db_url)
+    days = [dt.date(2024, 9, 3), dt.date(2024, 9, 4)]
+    errors = []
+
+    def write(day):
+        try:
+            with connect(db_url) as conn:
+                replace_slice(conn, "ohlcv", _bars([day]), (day, day + dt.timedelta(days=1)))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(d,)) for d in days]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted({r[1] for r in _snapshot(db_url)}) == days
