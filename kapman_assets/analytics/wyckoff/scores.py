@@ -111,9 +111,10 @@ def bearish_divergence(inputs: Inputs) -> np.ndarray:
     for column in ("rsi_14", "mfi_14"):
         values = _col(inputs, column)
         earlier_peak = np.full(len(values), np.nan)
-        earlier_peak[DIVERGENCE_MIN_GAP_BARS:] = talib.MAX(values, timeperiod=window)[
-            : len(values) - DIVERGENCE_MIN_GAP_BARS
-        ]
+        if len(values) > DIVERGENCE_MIN_GAP_BARS:  # a just-listed ticker has fewer bars
+            earlier_peak[DIVERGENCE_MIN_GAP_BARS:] = talib.MAX(values, timeperiod=window)[
+                : len(values) - DIVERGENCE_MIN_GAP_BARS
+            ]
         with np.errstate(invalid="ignore"):
             out |= values < earlier_peak
     return out

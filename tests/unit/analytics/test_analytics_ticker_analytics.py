@@ -65,3 +65,14 @@ def test_a_missing_print_and_a_missing_session_are_filled_the_same_way_for_every
     assert rows.loc[[hole, dropped], "gap_filled"].all()
     assert rows.loc[[hole, dropped], "bc_score"].notna().all()  # Wyckoff saw the same bars
     assert rows["rsi_14"].loc["2005-06-10":"2005-07-10"].gt(0).all()
+
+
+def test_a_ticker_listed_three_sessions_ago_does_not_break_the_batch():
+    long = _long()
+    last = sorted(long["date"].unique())[-3:]
+    ipo = pd.DataFrame({"ticker": "NEWCO", "date": last, "open": 20.0, "high": 21.0,
+                        "low": 19.0, "close": 20.5, "volume": 5e6})  # fmt: skip
+    result = analyze_tickers(pd.concat([long, ipo]), AAPL_SPLITS, START, None, with_json=True)
+    newco = result[result["ticker"] == "NEWCO"]
+    assert len(newco) == 3 and newco["rsi_14"].isna().all()
+    assert set(result["ticker"]) == {"AAPL", "GOOG", "IBM", "MSFT", "NEWCO"}

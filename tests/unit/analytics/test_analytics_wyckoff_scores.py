@@ -285,3 +285,16 @@ def test_score_components_are_causal(bars):
         for name, values in {**part_bc, **part_spring}.items():
             reference = full_bc[name] if name in full_bc else full_spring[name]
             np.testing.assert_array_equal(values, reference[:cut], err_msg=name)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 5, 6, 12])
+def test_a_just_listed_ticker_with_few_bars_is_analyzed_without_error(n):
+    """The universe holds IPOs with a handful of sessions; nothing may crash on them."""
+    from kapman_assets.analytics.wyckoff import analyze_wyckoff
+
+    index = pd.bdate_range("2024-01-02", periods=n, name="date")
+    bars = pd.DataFrame({"open": 10.0, "high": 11.0, "low": 9.0, "close": 10.5,
+                         "volume": 1e6}, index=index)  # fmt: skip
+    out = analyze_wyckoff(bars)
+    assert len(out) == n
+    assert (out["bc_score"] == 0).all() and out["signal"].isna().all()
