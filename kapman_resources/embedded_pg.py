@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -102,6 +103,8 @@ class EmbeddedPostgres:
         self.state_file = self.home / "pg.json"
         state = self._read_state()
         self.port: int = state.get("port") or 0
+        # scram password of the superuser; None for a cluster made before passwords existed
+        self.password: str | None = state.get("password")
         self.data_dir = Path(state["data_dir"]) if "data_dir" in state else self._default_data_dir()
         self.log_file = self.data_dir.parent / "postgres.log"
 
@@ -114,7 +117,10 @@ class EmbeddedPostgres:
     def _write_state(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"port": self.port, "data_dir": str(self.data_dir)}, indent=2))
+        state = {"port": self.port, "data_dir": str(self.data_dir), "password": self.password}
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the password
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(state, indent=2))
         tmp.replace(self.state_file)
 
     def _default_data_dir(self) -> Path:
@@ -161,9 +167,12 @@ class EmbeddedPostgres:
             return None
 
     def _pid_is_our_postgres(self, pid: int) -> bool:
+        """The pid is a live postgres serving THIS data dir (a reused pid is not ours)."""
         try:
             proc = psutil.Process(pid)
-            return proc.name() == "postgres" and proc.status() != psutil.STATUS_ZOMBIE
+            if proc.name() != "postgres" or proc.status() == psutil.STATUS_ZOMBIE:
+                return False
+            return Path(proc.cwd()).resolve() == self.data_dir.resolve()
         except psutil.Error:
             return False
 
@@ -183,8 +192,19 @@ class EmbeddedPostgres:
             self.log_file.touch()
             os.chown(self.log_file, uid, run_as["group"])
         self.data_dir.chmod(0o700)
-        self._pg("initdb", "--auth=trust", "--encoding=UTF8", "--locale=C", "-U", SUPERUSER,
-                 "-D", str(self.data_dir), timeout=120)  # fmt: skip
+        self.password = secrets.token_urlsafe(24)
+        pwfile = self.data_dir.parent / ".pwfile"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.password + "\n")
+        if run_as:
+            os.chown(pwfile, pwd.getpwnam(PG_SYSTEM_USER).pw_uid, run_as["group"])
+        try:  # loopback TCP only, and every connection must present the password
+            self._pg("initdb", "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8",
+                     "--locale=C", "-U", SUPERUSER, "-D", str(self.data_dir),
+                     timeout=120)  # fmt: skip
+        finally:
+            pwfile.unlink(missing_ok=True)
         with open(self.data_dir / "postgresql.conf", "a") as fh:
             fh.write("\ninclude_if_exists = 'kapman.conf'\n")
 
@@ -244,14 +264,18 @@ class EmbeddedPostgres:
         return True
 
     def destroy(self) -> None:
-        """Stop the server and delete its data directory (used by tests and `kapman db reset`)."""
+        """Stop the server and delete its data directory (used by tests)."""
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.data_dir.parent.parent == Path("/var/lib/kapman"):
+            shutil.rmtree(self.data_dir.parent, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
 
     # -- connections ---------------------------------------------------------------------
     def url(self, database: str = "kapman", driver: str = "postgresql") -> str:
-        return f"{driver}://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+        """Connection URL (with the password: treat it as a secret, print it via `redact`)."""
+        auth = f"{SUPERUSER}:{self.password}" if self.password else SUPERUSER
+        return f"{driver}://{auth}@127.0.0.1:{self.port}/{database}"
 
     def _ensure_databases(self) -> None:
         import psycopg

@@ -23,7 +23,9 @@ def demo_env(tmp_path):
     env.update(KAPMAN_HOME=str(tmp_path / "home"), KAPMAN_DEMO_TICKERS="200",
                KAPMAN_HISTORY_START="2023-01-03", VENV=str(BIN.parent))  # fmt: skip
     yield env
-    subprocess.run([BIN / "kapman", "db", "stop"], env=env, capture_output=True, timeout=60)
+    from kapman_resources.embedded_pg import EmbeddedPostgres
+
+    EmbeddedPostgres(tmp_path / "home").destroy()
 
 
 def _make_demo(env):

@@ -1,5 +1,7 @@
 """The `kapman` CLI: database commands, settings errors and redaction."""
 
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -14,7 +16,9 @@ def home(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KAPMAN_HOME", str(tmp_path / "home"))
     yield tmp_path / "home"
-    CliRunner().invoke(main, ["db", "stop"])
+    from kapman_resources.embedded_pg import EmbeddedPostgres
+
+    EmbeddedPostgres(tmp_path / "home").destroy()
 
 
 def test_db_lifecycle_and_migrate(home):
@@ -23,7 +27,9 @@ def test_db_lifecycle_and_migrate(home):
     started = runner.invoke(main, ["db", "start"])
     assert started.exit_code == 0 and "running: pid" in started.output
     url = runner.invoke(main, ["db", "url"]).output.strip()
-    assert url.startswith("postgresql://postgres@127.0.0.1:") and url.endswith("/kapman")
+    assert re.fullmatch(r"postgresql://postgres:[\w-]{20,}@127\.0\.0\.1:\d+/kapman", url)
+    status = runner.invoke(main, ["db", "status"]).output
+    assert "running" in status and url.split(":")[2].split("@")[0] not in status
     migrated = runner.invoke(main, ["db", "migrate"])
     assert migrated.exit_code == 0 and "applied ['001'" in migrated.output
     assert "schema up to date" in runner.invoke(main, ["db", "migrate"]).output

@@ -110,3 +110,29 @@ def test_storage_matches_the_servers_capability(db_url):
             )
             assert kinds == {"ohlcv": "p", "options_chains": "p"}
     assert (variant == "timescale") == bool(has_ext)
+
+
+def test_a_reused_pid_in_a_stale_pid_file_is_not_taken_for_our_server(server, tmp_path):
+    """postmaster.pid names a live postgres of ANOTHER cluster: ours is not running."""
+    other = EmbeddedPostgres(tmp_path / "other")
+    try:
+        foreign_pid = other.start().pid
+        server.start()
+        server.stop()
+        (server.data_dir / "postmaster.pid").write_text(f"{foreign_pid}\n")
+        assert not server.status().running
+        assert server.stop() is False  # and it never signals the foreign server
+        assert other.status().running
+        assert server.start().running and server.status().pid != foreign_pid
+    finally:
+        other.destroy()
+
+
+def test_the_server_demands_a_password(server):
+    server.start()
+    assert server.password and len(server.password) >= 20
+    no_password = server.url().replace(f":{server.password}@", "@")
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(no_password, connect_timeout=5)
+    mode = (server.home / "pg.json").stat().st_mode & 0o777
+    assert mode == 0o600
