@@ -14,25 +14,16 @@ import pyarrow.compute as pc
 def resolve_ticker_ids(conn: psycopg.Connection, table: pa.Table) -> tuple[np.ndarray, list[str]]:
     """Ids for every row's ticker (inserting unseen symbols in bulk); returns (ids, new symbols).
 
-    Also widens each symbol's first_seen/last_seen to the dates in `table`.
+    Only symbols are written here; first/last-seen dates are derived from the stored bars by
+    `refresh_seen` once the load has committed.
     """
-    span = table.group_by("ticker").aggregate([("date", "min"), ("date", "max")])
-    symbols = span["ticker"].to_pylist()
-    firsts = span["date_min"].to_pylist()
-    lasts = span["date_max"].to_pylist()
+    symbols = pc.unique(table["ticker"]).to_pylist()
     with conn.transaction():
         new = conn.execute(
-            "INSERT INTO tickers (symbol, first_seen, last_seen)"
-            " SELECT * FROM unnest(%s::text[], %s::date[], %s::date[])"
+            "INSERT INTO tickers (symbol) SELECT unnest(%s::text[])"
             " ON CONFLICT (symbol) DO NOTHING RETURNING symbol",
-            (symbols, firsts, lasts),
+            (symbols,),
         ).fetchall()
-        conn.execute(
-            "UPDATE tickers t SET first_seen = LEAST(t.first_seen, u.f),"
-            " last_seen = GREATEST(t.last_seen, u.l)"
-            " FROM unnest(%s::text[], %s::date[], %s::date[]) AS u(s, f, l) WHERE t.symbol = u.s",
-            (symbols, firsts, lasts),
-        )
         rows = conn.execute(
             "SELECT symbol, id FROM tickers WHERE symbol = ANY(%s)", (symbols,)
         ).fetchall()
@@ -42,6 +33,18 @@ def resolve_ticker_ids(conn: psycopg.Connection, table: pa.Table) -> tuple[np.nd
         zero_copy_only=False
     )
     return lookup_ids[positions.astype(np.int64)], sorted(r[0] for r in new)
+
+
+def refresh_seen(conn: psycopg.Connection) -> int:
+    """first_seen/last_seen from the stored bars (first_seen survives retention); rows updated."""
+    with conn.transaction():
+        return conn.execute(
+            "UPDATE tickers t SET first_seen = LEAST(t.first_seen, s.first), last_seen = s.last"
+            " FROM (SELECT ticker_id, min(date) AS first, max(date) AS last FROM ohlcv"
+            "       GROUP BY ticker_id) s"
+            " WHERE t.id = s.ticker_id AND (t.first_seen IS DISTINCT FROM LEAST(t.first_seen,"
+            " s.first) OR t.last_seen IS DISTINCT FROM s.last)"
+        ).rowcount
 
 
 def read_reference_tickers(root: Path) -> list[dict]:

@@ -235,3 +235,28 @@ def test_a_multi_member_gzip_file_is_read_whole(db_url, tmp_path):
                      + gzip.compress(("\n".join(lines[2:]) + "\n").encode()))  # fmt: skip
     assert run(db_url, root, partition_key=str(TARGET)).success
     assert len(table_rows(db_url)) == len(TICKERS)
+
+
+def test_seen_dates_come_from_stored_bars_not_from_a_failed_load(db_url, tmp_path):
+    from kapman_assets.tickers import tickers
+
+    root = tmp_path / "mirror"
+    write_mirror(root, DAYS[:3], ["AAPL"])
+    assert run(
+        db_url,
+        root,
+        tags={
+            "dagster/asset_partition_range_start": str(DAYS[0]),
+            "dagster/asset_partition_range_end": str(DAYS[2]),
+        },
+    ).success
+    write_day(root, DAYS[3], day_rows(DAYS[3], ["AAPL"]))
+    with connect(db_url) as conn:  # the write itself fails, after ticker ids were resolved
+        conn.execute(f"ALTER TABLE ohlcv ADD CONSTRAINT refuse_day CHECK (date <> '{DAYS[3]}')")
+        conn.commit()
+    assert not run(db_url, root, partition_key=str(DAYS[3])).success
+    assert dg.materialize([tickers], resources=resources(db_url, root)).success
+    with connect(db_url) as conn:
+        seen = dict((r[0], r[1:]) for r in conn.execute(
+            "SELECT symbol, first_seen, last_seen, active FROM tickers"))  # fmt: skip
+    assert seen["AAPL"] == (DAYS[0], DAYS[2], True)
