@@ -223,7 +223,16 @@ def compute_indicators(
     Output index: the prepared (gap-filled) dates within start..end (inclusive); columns: the
     named indicators, ``gap_filled``, ``illiquid`` and, if ``with_json``, the dict column.
     """
-    prepared = series.prepare_bars(bars, sessions)
+    return indicators_from_prepared(series.prepare_bars(bars, sessions), start, end, with_json)
+
+
+def indicators_from_prepared(
+    prepared: pd.DataFrame,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    with_json: bool = True,
+) -> pd.DataFrame:
+    """``compute_indicators`` on bars already through ``series.prepare_bars``."""
     named = series.apply_by_segment(prepared, named_indicators)
     named = named.assign(gap_filled=prepared["gap_filled"], illiquid=prepared["illiquid"])
     rows = named.index.slice_indexer(

@@ -76,7 +76,15 @@ def compute_price_metrics(
     sessions: pd.DatetimeIndex | None = None,
 ) -> pd.DataFrame:
     """Price metrics for one ticker's split-adjusted bars, computed once, rows start..end."""
-    prepared = series.prepare_bars(bars, sessions)
+    return price_metrics_from_prepared(series.prepare_bars(bars, sessions), start, end)
+
+
+def price_metrics_from_prepared(
+    prepared: pd.DataFrame,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """``compute_price_metrics`` on bars already through ``series.prepare_bars``."""
     metrics = series.apply_by_segment(prepared, price_metric_columns)
     return metrics.loc[start:end]
 

@@ -14,11 +14,29 @@ import numpy as np
 import pandas as pd
 
 from kapman_assets.analytics import series
-from kapman_assets.analytics.indicators import compute_indicators_long
-from kapman_assets.analytics.price_metrics import compute_price_metrics_long
-from kapman_assets.analytics.wyckoff import analyze_wyckoff_long
+from kapman_assets.analytics.indicators import indicators_from_prepared
+from kapman_assets.analytics.price_metrics import price_metrics_from_prepared
+from kapman_assets.analytics.wyckoff import analyze_wyckoff
 
 KEYS = ["ticker", "date"]
+
+
+def analyze_ticker(
+    bars: pd.DataFrame,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    with_json: bool = True,
+    sessions: pd.DatetimeIndex | None = None,
+) -> pd.DataFrame:
+    """One ticker's split-adjusted bars: indicators, price metrics and Wyckoff in [start, end].
+
+    The bars go through the gap rule once and every part sees the same prepared bars.
+    """
+    prepared = series.prepare_bars(bars, sessions)
+    out = indicators_from_prepared(prepared, start, end, with_json)
+    prices = price_metrics_from_prepared(prepared, start, end)
+    wyckoff = analyze_wyckoff(prepared.loc[:, list(series.BAR_COLUMNS)]).loc[out.index]
+    return pd.concat([out, prices, wyckoff], axis=1)
 
 
 def analyze_tickers(
@@ -33,25 +51,16 @@ def analyze_tickers(
 
     `long` holds raw prints (`ticker, date, open, high, low, close, volume`); `splits` adjusts
     them first; `sessions` (the trading calendar) lets the gap rule see sessions with no row.
-    All three parts see the same gap-filled bars. Rows: the window's sessions per ticker.
+    Rows: the window's sessions per ticker, sorted by ticker and date.
     """
     if long.empty:
         raise ValueError("analyze_tickers: no bars given")
     adjusted = long if splits is None or splits.empty else series.split_adjust(long, splits)
-    indicators = compute_indicators_long(adjusted, None, start, end, sessions, with_json)
-    prices = compute_price_metrics_long(adjusted, None, start, end, sessions)
-    filled = series.by_ticker(
-        adjusted, lambda bars: series.fill_gaps(bars, sessions).loc[:, list(series.BAR_COLUMNS)]
+    result = series.by_ticker(
+        adjusted, lambda bars: analyze_ticker(bars, start, end, with_json, sessions)
     )
-    wyckoff = analyze_wyckoff_long(filled)
-    lo = pd.Timestamp(start) if start is not None else wyckoff["date"].min()
-    hi = pd.Timestamp(end) if end is not None else wyckoff["date"].max()
-    wyckoff = wyckoff[(wyckoff["date"] >= lo) & (wyckoff["date"] <= hi)].copy()
-    for frame in (indicators, prices, wyckoff):
-        frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-    merged = indicators.merge(prices, on=KEYS, how="left", suffixes=("", "_price"))
-    merged = merged.merge(wyckoff, on=KEYS, how="left")
-    return merged.sort_values(KEYS, kind="stable", ignore_index=True)
+    result["date"] = pd.to_datetime(result["date"]).astype("datetime64[ns]")
+    return result
 
 
 def _chunk(args: tuple) -> pd.DataFrame:
