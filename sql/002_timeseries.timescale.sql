@@ -1,4 +1,5 @@
--- Time-series tables as TimescaleDB hypertables (monthly chunks), used when the extension exists.
+-- Time-series tables as TimescaleDB hypertables, used when the extension exists. Chunks are
+-- fixed 30-day ranges (Timescale turns "1 month" into 30 days), not calendar months.
 -- ohlcv chunks older than 365 days are compressed (segment by ticker). Option chains keep 90
 -- days by a Timescale retention policy. ohlcv keeps 730 *trading* days, which no interval
 -- policy can express: the retention step computes the exact session cutoff and calls

@@ -14,8 +14,11 @@ BEGIN
     FOR ch IN
         SELECT format('%I.%I', chunk_schema, chunk_name)::regclass AS chunk
         FROM timescaledb_information.chunks
-        WHERE hypertable_name = tbl AND is_compressed
-          AND range_start < hi::timestamptz AND range_end > lo::timestamptz
+        WHERE hypertable_schema = 'public' AND hypertable_name = tbl AND is_compressed
+          -- a date dimension's bounds are UTC midnights; hi::timestamptz would use the session
+          -- TimeZone and also pick the neighbouring chunk (e.g. America/New_York, Asia/Tokyo)
+          AND (range_start AT TIME ZONE 'UTC')::date < hi
+          AND (range_end AT TIME ZONE 'UTC')::date > lo
     LOOP
         PERFORM decompress_chunk(ch.chunk, true);
         n := n + 1;

@@ -252,7 +252,16 @@ def test_seen_dates_come_from_stored_bars_not_from_a_failed_load(db_url, tmp_pat
     ).success
     write_day(root, DAYS[3], day_rows(DAYS[3], ["AAPL"]))
     with connect(db_url) as conn:  # the write itself fails, after ticker ids were resolved
-        conn.execute(f"ALTER TABLE ohlcv ADD CONSTRAINT refuse_day CHECK (date <> '{DAYS[3]}')")
+        # a trigger, not a CHECK constraint: TimescaleDB refuses ADD CONSTRAINT on a hypertable
+        # with compression enabled
+        conn.execute(
+            "CREATE FUNCTION refuse_day() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'refused %', NEW.date; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse_day BEFORE INSERT ON ohlcv FOR EACH ROW"
+            f" WHEN (NEW.date = '{DAYS[3]}') EXECUTE FUNCTION refuse_day()"
+        )
         conn.commit()
     assert not run(db_url, root, partition_key=str(DAYS[3])).success
     assert dg.materialize([tickers], resources=resources(db_url, root)).success

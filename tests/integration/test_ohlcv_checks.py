@@ -11,7 +11,7 @@ from kapman_assets import ohlcv as layer
 from kapman_assets.definitions import checks_job
 from kapman_assets.retention import retention_log
 from kapman_resources.calendar import nyse_sessions
-from kapman_resources.database import connect, load_watchlist
+from kapman_resources.database import connect, load_watchlist, storage_variant
 from kapman_resources.retention import apply_retention, ohlcv_cutoff
 
 DAYS = nyse_sessions("2024-06-24", "2024-07-12")
@@ -131,12 +131,24 @@ def test_retention_keeps_trading_days_not_calendar_days(stored):
     assert cutoff == DAYS[-keep] == dt.date(2024, 7, 2)
     assert (LAST - cutoff).days + 1 != keep  # a calendar-day rule would cut elsewhere
     with connect(db_url) as conn:
+        # Native: one calendar-month partition per month, so all of June goes whole. Timescale
+        # turns '1 month' into fixed 30-day chunks aligned to the epoch ([06-16, 07-16) here), so
+        # June shares a chunk with July and only chunks wholly before the cutoff can go.
+        whole = (
+            1
+            if storage_variant(conn) == "native"
+            else conn.execute(
+                "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'ohlcv'"
+                " AND (range_end AT TIME ZONE 'UTC')::date <= %s",
+                (cutoff,),
+            ).fetchone()[0]
+        )
         result = apply_retention(conn, "ohlcv", cutoff)
         dates = [r[0] for r in conn.execute("SELECT DISTINCT date FROM ohlcv ORDER BY date")]
         logged = conn.execute("SELECT rows_deleted FROM retention_log").fetchall()
     assert dates == DAYS[-keep:]
     assert result["rows_deleted"] == (len(DAYS) - keep) * len(TICKERS)
-    assert result["partitions_dropped"] == 1  # all of June went as a whole partition
+    assert result["partitions_dropped"] == whole
     assert logged == [(result["rows_deleted"],)]
 
 
