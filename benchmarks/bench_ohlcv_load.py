@@ -78,6 +78,9 @@ def main() -> None:
         migrate(conn)
     home = Path(tempfile.mkdtemp(prefix="kapman-bench-dagster-"))
     shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    from kapman_resources.environment import EVENT_BATCH_SIZE
+
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)  # as `kapman` sets it
     os.environ.update(
         KAPMAN_DATABASE_URL=url, DAGSTER_HOME=str(home),
         KAPMAN_DAGSTER_STORAGE_URL=server.url("dagster_bench", "postgresql+psycopg2"),

@@ -1,6 +1,9 @@
 """Base layer: daily OHLCV for the whole universe from Massive flat files, and its checks."""
 
 import datetime as dt
+import itertools
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import numpy as np
@@ -10,6 +13,7 @@ import pyarrow as pa
 from kapman_assets.partitions import TRADING_DAYS
 from kapman_resources.calendar import nyse_sessions
 from kapman_resources.database import watchlist_symbols
+from kapman_resources.io_manager import FrameStream
 from kapman_resources.resources import FlatFilesResource, PostgresResource
 from kapman_resources.settings import OHLCV_RETENTION_SESSIONS
 from kapman_resources.tickers import resolve_ticker_ids
@@ -22,7 +26,6 @@ OHLCV_RETENTION_WINDOW_COMPLETE = "ohlcv_retention_window_complete"
 
 ROW_COUNT_BAND = (0.8, 1.25)  # a session's rows vs the previous session's
 EXAMPLES_SHOWN = 10
-PROGRESS_STEPS = 10
 
 
 def sessions_in_window(window: dg.TimeWindow) -> list[dt.date]:
@@ -35,6 +38,50 @@ def _date_bounds(context) -> tuple[dt.date, dt.date]:
     return window.start.date(), window.end.date()
 
 
+def _frames_by_month(
+    context: dg.AssetExecutionContext,
+    flat_files: FlatFilesResource,
+    warehouse: PostgresResource,
+    days: list[dt.date],
+    metadata: dict,
+) -> Iterator[pd.DataFrame]:
+    """One frame per calendar month of `days`; the next month is parsed while this one is
+    written. Fills `metadata` once every month has been produced."""
+    months = [list(group) for _, group in itertools.groupby(days, key=lambda d: (d.year, d.month))]
+    rows, done, new_tickers, tickers = 0, 0, [], set()
+    with warehouse.connect() as conn, ThreadPoolExecutor(max_workers=1) as ahead:
+        watchlist = set(watchlist_symbols(conn))
+        upcoming = ahead.submit(flat_files.read, months[0])
+        for i, month in enumerate(months):
+            table = upcoming.result()
+            if i + 1 < len(months):
+                upcoming = ahead.submit(flat_files.read, months[i + 1])
+            ids, new = resolve_ticker_ids(conn, table)
+            new_tickers += new
+            tickers.update(np.unique(ids).tolist())
+            frame = table.drop_columns(["ticker"]).to_pandas(date_as_object=False)
+            frame.insert(0, "ticker_id", ids)
+            rows += len(frame)
+            done += len(month)
+            context.log.info(
+                f"{month[0]:%Y-%m}: {len(frame):,} rows; {done}/{len(days)} sessions parsed"
+            )
+            if i == len(months) - 1:
+                last = pa.array([days[-1]], pa.date32())[0]
+                on_last = table.filter(pa.compute.equal(table["date"], last))["ticker"]
+                missing = sorted(watchlist - set(on_last.to_pylist()))
+            yield frame
+    metadata.update({
+        "rows": rows,
+        "tickers": len(tickers),
+        "new_tickers": len(new_tickers),
+        "new_tickers_sample": ", ".join(sorted(new_tickers)[:EXAMPLES_SHOWN]),
+        "watchlist_missing_last_session": len(missing),
+        "watchlist_missing": ", ".join(missing),
+    })  # fmt: skip
+    context.log.info(f"{rows:,} rows for {len(days)} session(s), {len(new_tickers)} new tickers")
+
+
 @dg.asset(
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -45,45 +92,21 @@ def _date_bounds(context) -> tuple[dt.date, dt.date]:
 )
 def ohlcv(
     context: dg.AssetExecutionContext, flat_files: FlatFilesResource, warehouse: PostgresResource
-) -> dg.Output[pd.DataFrame]:
-    """Daily bars of every US stock for the partition's sessions, from day-aggregate files."""
+) -> dg.Output[FrameStream]:
+    """Daily bars of every US stock for the partition's sessions, from day-aggregate files.
+
+    Streamed to the IO manager a month at a time (one transaction): parsing overlaps the COPY.
+    A bad file anywhere fails the run naming the file, row and rule, and nothing is written.
+    """
     days = sessions_in_window(context.partition_time_window)
-    step = max(1, len(days) // PROGRESS_STEPS)
-
-    def progress(done: int, total: int) -> None:
-        if done % step == 0 or done == total:
-            context.log.info(f"parsed {done}/{total} flat files")
-
     flat_files.ensure_demo(max(days))
-    table = flat_files.read(days, progress=progress)
-    with warehouse.connect() as conn:
-        ids, new_tickers = resolve_ticker_ids(conn, table)
-        watchlist = set(watchlist_symbols(conn))
-    last_day = pa.array([max(days)], pa.date32())[0]
-    present_last = set(
-        table.filter(pa.compute.equal(table["date"], last_day))["ticker"].to_pylist()
-    )
-    missing = sorted(watchlist - present_last)
-    frame = table.drop_columns(["ticker"]).to_pandas(date_as_object=False)
-    frame.insert(0, "ticker_id", ids)
-    frame["transactions"] = frame["transactions"].astype("Int64")
-    context.log.info(
-        f"{len(frame):,} rows for {len(days)} session(s), {len(new_tickers)} new tickers"
-    )
+    stream = FrameStream(chunks=[], metadata={})
+    stream.chunks = _frames_by_month(context, flat_files, warehouse, days, stream.metadata)
     return dg.Output(
-        frame,
-        metadata={
-            "rows": len(frame),
-            "sessions": len(days),
-            "first_session": str(min(days)),
-            "last_session": str(max(days)),
-            "tickers": int(np.unique(ids).size),
-            "new_tickers": len(new_tickers),
-            "new_tickers_sample": ", ".join(new_tickers[:EXAMPLES_SHOWN]),
-            "watchlist_missing_last_session": len(missing),
-            "watchlist_missing": ", ".join(missing),
-        },
-    )
+        stream,
+        metadata={"sessions": len(days), "first_session": str(days[0]),
+                  "last_session": str(days[-1])},
+    )  # fmt: skip
 
 
 def _examples(rows) -> str:

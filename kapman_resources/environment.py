@@ -12,6 +12,9 @@ from kapman_resources.embedded_pg import EmbeddedPostgres
 from kapman_resources.settings import EMBEDDED_MARKER, PROJECT_ROOT, Settings
 
 DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
+# Dagster writes a backfill's per-partition materialization events in batches of this size
+# (one INSERT each) instead of one by one: 730 sessions -> 2 inserts, not 730.
+EVENT_BATCH_SIZE = "1000"
 
 
 @dataclass(frozen=True)
@@ -51,4 +54,5 @@ def prepare_runtime(settings: Settings, start_db: bool = True) -> Runtime:
     os.environ[EMBEDDED_MARKER] = "1" if embedded else ""
     os.environ["KAPMAN_DAGSTER_STORAGE_URL"] = runtime.dagster_storage_url
     os.environ["DAGSTER_HOME"] = str(runtime.dagster_home)
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     return runtime

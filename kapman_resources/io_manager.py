@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 import dagster as dg
 import numpy as np
@@ -21,6 +23,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from kapman_resources.database import connect
 
@@ -31,6 +34,19 @@ COPY_CHUNK_BYTES = 8 << 20
 
 class SchemaMismatch(ValueError):
     """A frame's columns do not fit its table; raised before anything is deleted."""
+
+
+@dataclass
+class FrameStream:
+    """A partition slice delivered as consecutive frames (e.g. one month each).
+
+    The producer's work (parsing the next month) then overlaps the COPY of the current one;
+    everything is still written in one transaction. `metadata` is filled by the producer as
+    it is consumed and added to the materialization afterwards.
+    """
+
+    chunks: Iterable[pd.DataFrame]
+    metadata: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -222,34 +238,79 @@ def binary_copy_rows(
     return rows
 
 
+class _CopyStream:
+    """One COPY statement fed frame after frame from a writer thread (psycopg's queued writer),
+    so preparing the next frame overlaps the server ingesting the previous one. Opens a new
+    statement only when the column list or the format (binary/CSV) changes."""
+
+    def __init__(self, conn: psycopg.Connection, info: TableInfo) -> None:
+        self.conn, self.info = conn, info
+        self.rows = 0
+        self._key: tuple | None = None  # (columns, binary) of the open statement
+        self._cursor = None
+        self._context = None  # cursor.copy(...) context manager
+        self._copy = None
+
+    def _open(self, columns: list[str], binary: bool) -> None:
+        key = (tuple(columns), binary)
+        if key == self._key:
+            return
+        self.close()
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+            sql.Identifier(self.info.name),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL("binary" if binary else "csv"),
+        )
+        self._cursor = self.conn.cursor()
+        self._context = self._cursor.copy(stmt, writer=QueuedLibpqWriter(self._cursor))
+        self._copy = self._context.__enter__()
+        self._key = key
+        if binary:
+            self._copy.write(PGCOPY_HEADER)
+
+    def write(self, frame: pd.DataFrame, order: np.ndarray | None = None) -> None:
+        rows = binary_copy_rows(frame, self.info, order)
+        self._open(list(frame.columns), rows is not None)
+        if rows is not None:
+            view = memoryview(rows).cast("B")
+            for offset in range(0, len(view), COPY_CHUNK_BYTES):
+                self._copy.write(view[offset : offset + COPY_CHUNK_BYTES])
+        else:
+            table = _copy_ready(frame if order is None else frame.iloc[order], self.info)
+            options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+            for batch in table.to_batches(max_chunksize=COPY_BATCH_ROWS):
+                buf = io.BytesIO()
+                pacsv.write_csv(batch, buf, options)
+                self._copy.write(buf.getvalue())
+        self.rows += len(frame)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """End the open statement (with the binary trailer), or abort it on `error`."""
+        if self._copy is None:
+            return
+        context, cursor, binary = self._context, self._cursor, self._key[1]
+        copy = self._copy
+        self._context = self._copy = self._cursor = self._key = None
+        try:
+            if error is None and binary:
+                copy.write(PGCOPY_TRAILER)
+            context.__exit__(type(error) if error else None, error, None)
+        finally:
+            cursor.close()
+
+
 def copy_frame(
     conn: psycopg.Connection, frame: pd.DataFrame, info: TableInfo, order: np.ndarray | None = None
 ) -> int:
     """COPY the frame (rows in `order`) into the table inside the caller's transaction."""
-    names = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
-    rows = binary_copy_rows(frame, info, order)
-    if rows is not None:
-        stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-            sql.Identifier(info.name), names
-        )
-        view = memoryview(rows).cast("B")
-        with conn.cursor() as cur, cur.copy(stmt) as copy:
-            copy.write(PGCOPY_HEADER)
-            for offset in range(0, len(view), COPY_CHUNK_BYTES):
-                copy.write(view[offset : offset + COPY_CHUNK_BYTES])
-            copy.write(PGCOPY_TRAILER)
-        return len(frame)
-    table = _copy_ready(frame if order is None else frame.iloc[order], info)
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        sql.Identifier(info.name), sql.SQL(", ").join(map(sql.Identifier, table.column_names))
-    )
-    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    with conn.cursor() as cur, cur.copy(stmt) as copy:
-        for batch in table.to_batches(max_chunksize=COPY_BATCH_ROWS):
-            buf = io.BytesIO()
-            pacsv.write_csv(batch, buf, options)
-            copy.write(buf.getbuffer())
-    return table.num_rows
+    stream = _CopyStream(conn, info)
+    try:
+        stream.write(frame, order)
+    except BaseException as exc:
+        stream.close(exc)
+        raise
+    stream.close()
+    return stream.rows
 
 
 def _check_window(table: str, frame: pd.DataFrame, window: tuple[dt.date, dt.date]) -> None:
@@ -269,50 +330,76 @@ def _check_window(table: str, frame: pd.DataFrame, window: tuple[dt.date, dt.dat
 def replace_slice(
     conn: psycopg.Connection,
     table: str,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | FrameStream,
     window: tuple[dt.date, dt.date] | None,
 ) -> dict:
     """Replace the rows in [start, end) (or the whole table when window is None) by the frame.
 
-    One transaction: a failure anywhere leaves the previous rows as they were.
+    One transaction: a failure anywhere (even in a later chunk of a FrameStream) leaves the
+    previous rows as they were. Columns are checked before anything is deleted.
     """
+    chunks: Iterator[pd.DataFrame] = iter(
+        frame.chunks if isinstance(frame, FrameStream) else [frame]
+    )
+    first = next(chunks, None)
     info = table_info(conn, table)
-    check_columns(frame, info)
+    if first is not None:
+        check_columns(first, info)
+        if window is not None:
+            _check_window(table, first, window)
     conn.commit()  # end the introspection's implicit transaction: the blocks below are real ones
-    if window is not None:
-        _check_window(table, frame, window)
-        if info.storage == "partitioned":  # own short transaction: see sql/004
-            with conn.transaction():
-                conn.execute("SELECT kapman_ensure_month_partitions(%s, %s, %s)", (table, *window))
+    if window is not None and info.storage == "partitioned":  # own short transaction: sql/004
+        with conn.transaction():
+            conn.execute("SELECT kapman_ensure_month_partitions(%s, %s, %s)", (table, *window))
+    written = 0
     with conn.transaction():
-        if window is None:
-            deleted = conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table))).rowcount
-        else:
-            start, end = window
-            deleted = 0
-            if info.storage == "partitioned":
-                # whole partitions are truncated: fast, and a COPY into a partition truncated
-                # in the same transaction writes no WAL under wal_level=minimal
-                for (part,) in conn.execute(
-                    "SELECT kapman_partitions_within(%s, %s, %s)", (table, start, end)
-                ).fetchall():
-                    deleted += conn.execute(
-                        sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(part))
-                    ).fetchone()[0]
-                    conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(part)))
-            elif info.storage == "hypertable":
-                conn.execute("SELECT kapman_prepare_rewrite(%s, %s, %s)", (table, start, end))
-            deleted += conn.execute(
-                sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
-                    sql.Identifier(table),
-                    sql.Identifier(PARTITION_COLUMN),
-                    sql.Identifier(PARTITION_COLUMN),
-                ),
-                (start, end),
-            ).rowcount
-        order = insertion_order(frame, info) if len(frame) else None
-        written = copy_frame(conn, frame, info, order) if len(frame) else 0
+        deleted = _empty_slice(conn, info, window)
+        stream = _CopyStream(conn, info)
+        try:
+            for part in itertools.chain([] if first is None else [first], chunks):
+                check_columns(part, info)
+                if window is not None:
+                    _check_window(table, part, window)
+                if len(part):
+                    stream.write(part, insertion_order(part, info))
+        except BaseException as exc:
+            stream.close(exc)
+            raise
+        stream.close()
+        written = stream.rows
     return {"rows_written": written, "rows_replaced": deleted, "storage": info.storage}
+
+
+def _empty_slice(
+    conn: psycopg.Connection, info: TableInfo, window: tuple[dt.date, dt.date] | None
+) -> int:
+    """Delete the slice's rows inside the caller's transaction; returns how many there were."""
+    table = info.name
+    if window is None:
+        return conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table))).rowcount
+    start, end = window
+    deleted = 0
+    if info.storage == "partitioned":
+        # whole partitions are truncated: fast, and a COPY into a partition truncated in the
+        # same transaction writes no WAL under wal_level=minimal
+        for (part,) in conn.execute(
+            "SELECT kapman_partitions_within(%s, %s, %s)", (table, start, end)
+        ).fetchall():
+            deleted += conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(part))
+            ).fetchone()[0]
+            conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(part)))
+    elif info.storage == "hypertable":
+        conn.execute("SELECT kapman_prepare_rewrite(%s, %s, %s)", (table, start, end))
+    deleted += conn.execute(
+        sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
+            sql.Identifier(table),
+            sql.Identifier(PARTITION_COLUMN),
+            sql.Identifier(PARTITION_COLUMN),
+        ),
+        (start, end),
+    ).rowcount
+    return deleted
 
 
 def load_table(
@@ -374,14 +461,19 @@ class KapmanIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
         if obj is None:
             return
-        if not isinstance(obj, pd.DataFrame):
-            raise TypeError(f"KapmanIOManager stores pandas DataFrames, got {type(obj).__name__}")
+        if not isinstance(obj, pd.DataFrame | FrameStream):
+            raise TypeError(
+                f"KapmanIOManager stores pandas DataFrames (or a FrameStream of them), "
+                f"got {type(obj).__name__}"
+            )
         table = context.asset_key.path[-1]
         window = _window(context)
         with connect(self.database_url) as conn:
             result = replace_slice(conn, table, obj, window)
+        produced = obj.metadata if isinstance(obj, FrameStream) else {}
         context.add_output_metadata(
             {
+                **produced,
                 "table": table,
                 "rows_written": result["rows_written"],
                 "rows_replaced": result["rows_replaced"],
