@@ -6,6 +6,7 @@ from kapman_assets.ohlcv import sessions_in_window
 from kapman_assets.partitions import TRADING_DAYS
 from kapman_resources.resources import PostgresResource
 from kapman_resources.retention import apply_retention, ohlcv_cutoff, options_cutoff
+from kapman_resources.tickers import refresh_seen
 
 
 @dg.asset(
@@ -23,7 +24,9 @@ def retention_log(
     with warehouse.connect() as conn:
         stored_max = conn.execute("SELECT max(date) FROM ohlcv").fetchone()[0]
         as_of = max(latest, stored_max) if stored_max else latest
-        results = [apply_retention(conn, "ohlcv", ohlcv_cutoff(as_of))]
+        cutoff = ohlcv_cutoff(as_of)
+        refresh_seen(conn, before=cutoff)  # keep the seen dates of the bars about to go
+        results = [apply_retention(conn, "ohlcv", cutoff)]
         results.append(apply_retention(conn, "options_chains", options_cutoff(as_of)))
     for r in results:
         context.log.info(

@@ -6,8 +6,14 @@ import datetime as dt
 import os
 import sys
 import time
+import warnings
 
 import click
+
+# Dagster flags the single-run backfill policy and partitioned checks as beta/preview; the
+# user can do nothing about it, so keep the demo's output to what matters.
+warnings.filterwarnings("ignore", message=".*(is currently in beta|is currently in preview).*")
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 from kapman_resources.database import DatabaseUnavailable, connect, migrate, redact
 from kapman_resources.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -35,15 +36,21 @@ def resolve_ticker_ids(conn: psycopg.Connection, table: pa.Table) -> tuple[np.nd
     return lookup_ids[positions.astype(np.int64)], sorted(r[0] for r in new)
 
 
-def refresh_seen(conn: psycopg.Connection) -> int:
-    """first_seen/last_seen from the stored bars (first_seen survives retention); rows updated."""
+def refresh_seen(conn: psycopg.Connection, before: dt.date | None = None) -> int:
+    """Widen first_seen/last_seen to the stored bars (only those older than `before` if given).
+
+    The retention step calls it for the rows it is about to delete, so a ticker's history
+    outlives its bars. Returns the tickers updated.
+    """
     with conn.transaction():
         return conn.execute(
-            "UPDATE tickers t SET first_seen = LEAST(t.first_seen, s.first), last_seen = s.last"
+            "UPDATE tickers t SET first_seen = LEAST(t.first_seen, s.first),"
+            " last_seen = GREATEST(t.last_seen, s.last)"
             " FROM (SELECT ticker_id, min(date) AS first, max(date) AS last FROM ohlcv"
-            "       GROUP BY ticker_id) s"
+            "       WHERE %(before)s::date IS NULL OR date < %(before)s GROUP BY ticker_id) s"
             " WHERE t.id = s.ticker_id AND (t.first_seen IS DISTINCT FROM LEAST(t.first_seen,"
-            " s.first) OR t.last_seen IS DISTINCT FROM s.last)"
+            " s.first) OR t.last_seen IS DISTINCT FROM GREATEST(t.last_seen, s.last))",
+            {"before": before},
         ).rowcount
 
 
@@ -76,7 +83,8 @@ def refresh_active(conn: psycopg.Connection) -> tuple[int, int]:
     """Mark tickers seen on the latest loaded session active, others inactive; (active, inactive)."""
     with conn.transaction():
         conn.execute(
-            "UPDATE tickers SET active = (last_seen = (SELECT max(last_seen) FROM tickers))"
+            "UPDATE tickers SET active ="
+            " COALESCE(last_seen = (SELECT max(last_seen) FROM tickers), false)"
         )
         row = conn.execute(
             "SELECT count(*) FILTER (WHERE active), count(*) FILTER (WHERE NOT active) FROM tickers"

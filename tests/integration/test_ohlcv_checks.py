@@ -161,3 +161,31 @@ def test_retention_step_runs_in_dagster_and_reports_what_it_removed(stored):
     meta = result.asset_materializations_for_node("retention_log")[0].metadata
     assert meta["ohlcv_rows_deleted"].value == 0  # fewer than 730 sessions stored
     assert meta["ohlcv_cutoff"].value == str(ohlcv_cutoff(LAST))
+
+
+def test_a_ticker_whose_bars_all_expire_keeps_its_seen_dates_and_is_inactive(stored, monkeypatch):
+    """Retention records what it removes: the ticker dimension outlives the bars."""
+    from kapman_assets import retention as retention_module
+    from kapman_assets.tickers import tickers
+
+    db_url, root = stored
+    sql(db_url, "DELETE FROM ohlcv WHERE date > %s AND ticker_id ="
+        " (SELECT id FROM tickers WHERE symbol = 'X019')", (DAYS[2],))  # fmt: skip
+    monkeypatch.setattr(retention_module, "ohlcv_cutoff", lambda as_of: DAYS[5])
+    assert dg.materialize(
+        [layer.ohlcv, retention_log, tickers],
+        selection=[retention_log],
+        resources=resources(db_url, root),
+        partition_key=str(LAST),
+    ).success
+    assert dg.materialize([tickers], resources=resources(db_url, root)).success
+    with connect(db_url) as conn:
+        gone = conn.execute(
+            "SELECT first_seen, last_seen, active FROM tickers WHERE symbol = 'X019'"
+        ).fetchone()
+        stored_rows = conn.execute(
+            "SELECT count(*) FROM ohlcv o JOIN tickers k ON k.id = o.ticker_id"
+            " WHERE k.symbol = 'X019'"
+        ).fetchone()[0]
+    assert stored_rows == 0
+    assert gone == (DAYS[0], DAYS[2], False)
