@@ -10,15 +10,16 @@ import warnings
 
 import click
 
-# Dagster flags the single-run backfill policy and partitioned checks as beta/preview; the
-# user can do nothing about it, so keep the demo's output to what matters.
-warnings.filterwarnings("ignore", message=".*(is currently in beta|is currently in preview).*")
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-
 from kapman_resources.database import DatabaseUnavailable, connect, migrate, redact
 from kapman_resources.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 from kapman_resources.environment import prepare_runtime
 from kapman_resources.settings import PROJECT_ROOT, SettingsError, load_settings
+
+# Dagster flags the single-run backfill policy and partitioned checks as beta/preview (and the
+# wheel warns about XDG_RUNTIME_DIR): nothing a user can act on, so the output stays readable.
+# Both are emitted later, when Dagster code and the wheel are first imported.
+warnings.filterwarnings("ignore", message=".*(is currently in beta|is currently in preview).*")
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 SUMMARY_TABLES = ("tickers", "ohlcv", "splits", "portfolio_tickers", "retention_log",
                   "options_chains", "ticker_metrics", "wyckoff_snapshots", "recommendations")  # fmt: skip
