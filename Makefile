@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kapman-installed
 
-.PHONY: demo up test lint bench db-stop clean
+.PHONY: demo up test bench db-stop clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,9 @@ test: $(STAMP)  ## install and run the whole suite with coverage
 	$(BIN)/pytest -p no:cacheprovider --cov=kapman_assets --cov=kapman_resources \
 		--cov-report=term-missing:skip-covered --cov-fail-under=80 $(PYTEST_ARGS)
 
-bench: $(STAMP)  ## performance figures (see benchmarks/)
+bench: $(STAMP)  ## performance figures (see benchmarks/ and README › Performance)
 	$(BIN)/python benchmarks/bench_ohlcv_load.py
+	$(BIN)/python benchmarks/bench_analytics.py
 
 db-stop: $(STAMP)
 	$(BIN)/kapman db stop
