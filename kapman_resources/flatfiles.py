@@ -206,8 +206,3 @@ def read_sessions(
     if not tables:
         raise FlatFileError("no sessions requested")
     return pa.concat_tables(tables)
-
-
-def gzip_bytes(text: str) -> bytes:
-    """Gzip text the way flat files are stored (used by tests and fixtures)."""
-    return gzip.compress(text.encode(), mtime=0)

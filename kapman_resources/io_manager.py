@@ -299,20 +299,6 @@ class _CopyStream:
             cursor.close()
 
 
-def copy_frame(
-    conn: psycopg.Connection, frame: pd.DataFrame, info: TableInfo, order: np.ndarray | None = None
-) -> int:
-    """COPY the frame (rows in `order`) into the table inside the caller's transaction."""
-    stream = _CopyStream(conn, info)
-    try:
-        stream.write(frame, order)
-    except BaseException as exc:
-        stream.close(exc)
-        raise
-    stream.close()
-    return stream.rows
-
-
 def _check_window(table: str, frame: pd.DataFrame, window: tuple[dt.date, dt.date]) -> None:
     """Raise SchemaMismatch unless every row's date lies inside the partition window."""
     if PARTITION_COLUMN not in frame.columns:
