@@ -191,7 +191,8 @@ def test_io_manager_through_dagster_materializations(db_url):
 def test_insertion_order_is_month_then_primary_key_for_any_input_order():
     import numpy as np
 
-    from kapman_resources.io_manager import TableInfo, insertion_order
+    from kapman_resources.io_manager import TableInfo
+    from kapman_resources.pg_copy import insertion_order
 
     info = TableInfo("ohlcv", {"ticker_id": "integer", "date": "date"}, frozenset(),
                      "partitioned", ("ticker_id", "date"))  # fmt: skip
