@@ -13,6 +13,7 @@ import pyarrow as pa
 from kapman_assets.partitions import TRADING_DAYS
 from kapman_resources.calendar import nyse_sessions
 from kapman_resources.database import watchlist_symbols
+from kapman_resources.flatfiles import read_sessions
 from kapman_resources.io_manager import FrameStream
 from kapman_resources.resources import FlatFilesResource, PostgresResource
 from kapman_resources.settings import OHLCV_RETENTION_SESSIONS
@@ -49,13 +50,14 @@ def _frames_by_month(
     written. Fills `metadata` once every month has been produced."""
     months = [list(group) for _, group in itertools.groupby(days, key=lambda d: (d.year, d.month))]
     rows, done, new_tickers, tickers = 0, 0, [], set()
+    source = flat_files.day_aggs()  # one provider (one S3 client) for every month
     with warehouse.connect() as conn, ThreadPoolExecutor(max_workers=1) as ahead:
         watchlist = set(watchlist_symbols(conn))
-        upcoming = ahead.submit(flat_files.read, months[0])
+        upcoming = ahead.submit(read_sessions, source, months[0])
         for i, month in enumerate(months):
             table = upcoming.result()
             if i + 1 < len(months):
-                upcoming = ahead.submit(flat_files.read, months[i + 1])
+                upcoming = ahead.submit(read_sessions, source, months[i + 1])
             ids, new = resolve_ticker_ids(conn, table)
             new_tickers += new
             tickers.update(np.unique(ids).tolist())

@@ -72,10 +72,10 @@ from scipy.signal import lfilter
 from scipy.special import ndtr, ndtri
 
 from kapman_resources.calendar import NEW_YORK, last_completed_session, nyse_sessions
+from kapman_resources.database import load_watchlist  # the one watchlist reader
 from kapman_resources.flatfiles import DAY_AGGS_COLUMNS, day_aggs_key
 
 DEMO_START = dt.date(2023, 1, 3)
-WATCHLIST_PATH = Path(__file__).parent / "data" / "watchlist_ai_stocks.txt"
 REFERENCE_DIR = "reference"
 HEADER = (",".join(DAY_AGGS_COLUMNS) + "\n").encode()
 
@@ -261,12 +261,6 @@ class DemoMarketSummary:
     listed: tuple[str, ...]
     delisted: tuple[str, ...]
     seconds: float
-
-
-def load_watchlist() -> list[str]:
-    """The AI_STOCKS watchlist symbols (comments and blank lines skipped)."""
-    lines = WATCHLIST_PATH.read_text().splitlines()
-    return [s.strip() for s in lines if s.strip() and not s.strip().startswith("#")]
 
 
 def write_demo_market(

@@ -19,6 +19,11 @@ from kapman_resources.flatfiles import (
     day_aggs_key,
     read_sessions,
 )
+from kapman_resources.settings import (
+    DEFAULT_DEMO_SEED,
+    DEFAULT_DEMO_TICKERS,
+    DEFAULT_HISTORY_START,
+)
 
 SOURCES = ("demo", "local", "s3")
 
@@ -39,9 +44,9 @@ class FlatFilesResource(dg.ConfigurableResource):
     directory: str = ""
     bucket: str = "flatfiles"
     s3: S3Resource | None = None
-    demo_tickers: int = 2000
-    demo_seed: int = 7
-    demo_start: str = "2023-01-03"
+    demo_tickers: int = DEFAULT_DEMO_TICKERS
+    demo_seed: int = DEFAULT_DEMO_SEED
+    demo_start: str = DEFAULT_HISTORY_START
 
     def day_aggs(self) -> DayAggsSource:
         if self.source not in SOURCES:
