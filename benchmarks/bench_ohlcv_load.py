@@ -45,9 +45,13 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("KAPMAN_HOME", str(ROOT / ".kapman"))
 
-    from kapman_resources.calendar import last_completed_session, nyse_sessions
+    import datetime as dt
 
-    end = last_completed_session()
+    from kapman_assets.partitions import trading_day_partitions
+    from kapman_resources.calendar import nyse_sessions
+
+    # the newest session that is a partition now (the partitions decide, not the clock)
+    end = trading_day_partitions(dt.date(2000, 1, 3)).get_last_partition_key()
     days = nyse_sessions("2000-01-01", end)[-args.sessions :]
     os.environ["KAPMAN_HISTORY_START"] = days[0].isoformat()
 
@@ -77,8 +81,9 @@ def main() -> None:
     with connect(url) as conn:
         migrate(conn)
     home = Path(tempfile.mkdtemp(prefix="kapman-bench-dagster-"))
-    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
-    from kapman_resources.environment import EVENT_BATCH_SIZE
+    from kapman_assets.runtime import EVENT_BATCH_SIZE, INSTANCE_YAML
+
+    shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
 
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)  # as `kapman` sets it
     os.environ.update(
@@ -106,7 +111,7 @@ def main() -> None:
         events = instance.all_logs(result.run_id)
         stamp = {e.dagster_event.event_type_value: e.timestamp for e in events
                  if e.dagster_event and e.step_key == "ohlcv"}  # fmt: skip
-        step = stamp["HANDLED_OUTPUT"] - stamp["STEP_START"]
+        step = stamp["STEP_SUCCESS"] - stamp["STEP_START"]
         return wall, step, len(events)
 
     wall_a, step_a, events_a = run({"dagster/asset_partition_range_start": str(days[0]),

@@ -1,4 +1,4 @@
-"""Base layer: daily OHLCV for the whole universe from Massive flat files, and its checks."""
+"""Market-data layer: daily OHLCV for the whole universe from Massive flat files, and its checks."""
 
 import datetime as dt
 import itertools
@@ -7,17 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from kapman_assets.partitions import TRADING_DAYS
 from kapman_resources.calendar import nyse_sessions
 from kapman_resources.database import watchlist_symbols
-from kapman_resources.flatfiles import read_sessions
-from kapman_resources.io_manager import FrameStream
-from kapman_resources.resources import FlatFilesResource, PostgresResource
+from kapman_resources.providers import FlatFilesProvider
 from kapman_resources.settings import OHLCV_RETENTION_SESSIONS
 from kapman_resources.tickers import resolve_ticker_ids
+from kapman_resources.warehouse import PostgresResource
+
+GROUP = "market_data"
 
 OHLCV_PRICES_CONSISTENT = "ohlcv_prices_consistent"
 OHLCV_UNIQUE_TICKER_DATE = "ohlcv_unique_ticker_date"
@@ -39,76 +39,76 @@ def _date_bounds(context) -> tuple[dt.date, dt.date]:
     return window.start.date(), window.end.date()
 
 
-def _frames_by_month(
-    context: dg.AssetExecutionContext,
-    flat_files: FlatFilesResource,
-    warehouse: PostgresResource,
-    days: list[dt.date],
-    metadata: dict,
-) -> Iterator[pd.DataFrame]:
-    """One frame per calendar month of `days`; the next month is parsed while this one is
-    written. Fills `metadata` once every month has been produced."""
-    months = [list(group) for _, group in itertools.groupby(days, key=lambda d: (d.year, d.month))]
-    rows, done, new_tickers, tickers = 0, 0, [], set()
-    source = flat_files.day_aggs()  # one provider (one S3 client) for every month
-    with warehouse.connect() as conn, ThreadPoolExecutor(max_workers=1) as ahead:
-        watchlist = set(watchlist_symbols(conn))
-        upcoming = ahead.submit(read_sessions, source, months[0])
+def _months(days: list[dt.date]) -> list[list[dt.date]]:
+    return [list(group) for _, group in itertools.groupby(days, key=lambda d: (d.year, d.month))]
+
+
+def _read_ahead(
+    flat_files: FlatFilesProvider, months: list[list[dt.date]]
+) -> Iterator[tuple[list[dt.date], pa.Table]]:
+    """Each month's parsed files, in order; the next month is parsed while this one is written."""
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        upcoming = ahead.submit(flat_files.read, months[0])
         for i, month in enumerate(months):
             table = upcoming.result()
             if i + 1 < len(months):
-                upcoming = ahead.submit(read_sessions, source, months[i + 1])
-            ids, new = resolve_ticker_ids(conn, table)
-            new_tickers += new
-            tickers.update(np.unique(ids).tolist())
-            frame = table.drop_columns(["ticker"]).to_pandas(date_as_object=False)
-            frame.insert(0, "ticker_id", ids)
-            rows += len(frame)
-            done += len(month)
-            context.log.info(
-                f"{month[0]:%Y-%m}: {len(frame):,} rows; {done}/{len(days)} sessions parsed"
-            )
-            if i == len(months) - 1:
-                last = pa.array([days[-1]], pa.date32())[0]
-                on_last = table.filter(pa.compute.equal(table["date"], last))["ticker"]
-                missing = sorted(watchlist - set(on_last.to_pylist()))
-            yield frame
-    metadata.update({
-        "rows": rows,
-        "tickers": len(tickers),
-        "new_tickers": len(new_tickers),
-        "new_tickers_sample": ", ".join(sorted(new_tickers)[:EXAMPLES_SHOWN]),
-        "watchlist_missing_last_session": len(missing),
-        "watchlist_missing": ", ".join(missing),
-    })  # fmt: skip
-    context.log.info(f"{rows:,} rows for {len(days)} session(s), {len(new_tickers)} new tickers")
+                upcoming = ahead.submit(flat_files.read, months[i + 1])
+            yield month, table
 
 
 @dg.asset(
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="warehouse_io_manager",
-    group_name="market_data",
+    group_name=GROUP,
     kinds={"postgres", "s3"},
-    metadata={"partition_expr": "date"},
 )
 def ohlcv(
-    context: dg.AssetExecutionContext, flat_files: FlatFilesResource, warehouse: PostgresResource
-) -> dg.Output[FrameStream]:
+    context: dg.AssetExecutionContext, flat_files: FlatFilesProvider, warehouse: PostgresResource
+) -> dg.MaterializeResult:
     """Daily bars of every US stock for the partition's sessions, from day-aggregate files.
 
-    Streamed to the IO manager a month at a time (one transaction): parsing overlaps the COPY.
-    A bad file anywhere fails the run naming the file, row and rule, and nothing is written.
+    The whole slice is replaced in one transaction, written a month at a time while the next
+    month is parsed. A bad file anywhere fails the run naming the file, row and rule, and no
+    bar is written. Ticker symbols are registered on a second connection (the first is busy
+    with the open COPY), each month's in its own short transaction: a failed load leaves at most
+    symbols without bars, which the next load reuses.
     """
     days = sessions_in_window(context.partition_time_window)
-    flat_files.ensure_demo(max(days))
-    stream = FrameStream(chunks=[], metadata={})
-    stream.chunks = _frames_by_month(context, flat_files, warehouse, days, stream.metadata)
-    return dg.Output(
-        stream,
-        metadata={"sessions": len(days), "first_session": str(days[0]),
-                  "last_session": str(days[-1])},
-    )  # fmt: skip
+    rows, new_tickers, tickers = 0, [], set()
+    with (
+        warehouse.connect() as symbols,
+        warehouse.write_slice("ohlcv", _date_bounds(context)) as out,
+    ):
+        watchlist = set(watchlist_symbols(symbols))
+        symbols.commit()  # each month's new symbols then commit on their own (a real transaction)
+        for month, table in _read_ahead(flat_files, _months(days)):
+            ids, new = resolve_ticker_ids(symbols, table)
+            frame = table.drop_columns(["ticker"]).to_pandas(date_as_object=False)
+            frame.insert(0, "ticker_id", ids)
+            out.write(frame)
+            new_tickers += new
+            tickers.update(np.unique(ids).tolist())
+            rows += len(frame)
+            context.log.info(
+                f"{month[0]:%Y-%m}: {len(frame):,} rows written; "
+                f"{days.index(month[-1]) + 1}/{len(days)} sessions"
+            )
+    on_last = table.filter(pa.compute.equal(table["date"], pa.scalar(days[-1], pa.date32())))
+    missing = sorted(watchlist - set(on_last["ticker"].to_pylist()))
+    context.log.info(f"{rows:,} rows for {len(days)} session(s), {len(new_tickers)} new tickers")
+    return dg.MaterializeResult(
+        metadata={
+            **out.result.metadata(),
+            "sessions": len(days),
+            "first_session": str(days[0]),
+            "last_session": str(days[-1]),
+            "tickers": len(tickers),
+            "new_tickers": len(new_tickers),
+            "new_tickers_sample": ", ".join(sorted(new_tickers)[:EXAMPLES_SHOWN]),
+            "watchlist_missing_last_session": len(missing),
+            "watchlist_missing": ", ".join(missing),
+        }
+    )
 
 
 def _examples(rows) -> str:

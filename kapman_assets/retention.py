@@ -1,26 +1,28 @@
-"""The retention step of the daily job: keeps 730 sessions of ohlcv and 90 days of chains."""
+"""The retention step of the market-data layer: 730 sessions of ohlcv, 90 days of chains."""
 
 import dagster as dg
 
-from kapman_assets.ohlcv import sessions_in_window
+from kapman_assets import ohlcv
 from kapman_assets.partitions import TRADING_DAYS
-from kapman_resources.resources import PostgresResource
 from kapman_resources.retention import apply_retention, ohlcv_cutoff, options_cutoff
 from kapman_resources.tickers import refresh_seen
+from kapman_resources.warehouse import PostgresResource
+
+GROUP = ohlcv.GROUP  # retention is the market-data layer's last step
 
 
 @dg.asset(
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["ohlcv"],
-    group_name="market_data",
+    deps=[ohlcv.ohlcv],
+    group_name=GROUP,
     kinds={"postgres"},
 )
 def retention_log(
     context: dg.AssetExecutionContext, warehouse: PostgresResource
 ) -> dg.MaterializeResult:
     """Drops ohlcv older than 730 sessions and option chains older than 90 days; logs what went."""
-    latest = max(sessions_in_window(context.partition_time_window))
+    latest = max(ohlcv.sessions_in_window(context.partition_time_window))
     with warehouse.connect() as conn:
         stored_max = conn.execute("SELECT max(date) FROM ohlcv").fetchone()[0]
         as_of = max(latest, stored_max) if stored_max else latest

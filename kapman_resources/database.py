@@ -9,9 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-from kapman_resources.settings import PROJECT_ROOT
-
-SQL_DIR = PROJECT_ROOT / "sql"
+SQL_DIR = Path(__file__).with_name("sql")  # package data: ships with `pip install .`
 WATCHLIST_FILE = Path(__file__).parent / "data" / "watchlist_ai_stocks.txt"
 WATCHLIST_PORTFOLIO = "AI_STOCKS"
 MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+?)(?:\.(native|timescale))?\.sql$")

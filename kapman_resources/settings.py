@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout, for an editable install
 DEFAULT_HISTORY_START = "2023-01-03"
 OHLCV_RETENTION_SESSIONS = 730
 OPTIONS_RETENTION_DAYS = 90
@@ -15,6 +15,7 @@ DEFAULT_DEMO_TICKERS = 2000
 DEFAULT_DEMO_SEED = 7
 MASSIVE_S3_ENDPOINT = "https://files.massive.com"
 MASSIVE_S3_BUCKET = "flatfiles"
+FLATFILES_SOURCES = ("demo", "local", "s3")  # each is a provider (kapman_resources.providers)
 # Set by `kapman` when it exports the embedded server's URL for Dagster's processes, so that
 # URL is not mistaken for a user-supplied external server by later commands.
 EMBEDDED_MARKER = "KAPMAN_DATABASE_URL_IS_EMBEDDED"
@@ -68,16 +69,26 @@ class Settings:
         return self.database_url is None
 
 
+def default_home() -> Path:
+    """`.kapman` in the source checkout (an editable install), else in the current directory."""
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT / ".kapman"
+    return Path.cwd() / ".kapman"
+
+
 def load_settings() -> Settings:
     """Read the settings from the environment (see .env.example for every variable)."""
     env = _env("KAPMAN_ENV", "dev")
     if env not in ("dev", "test", "prod"):
         raise SettingsError(f"KAPMAN_ENV={env!r}: expected dev, test or prod")
-    home = Path(_env("KAPMAN_HOME", str(PROJECT_ROOT / ".kapman"))).expanduser().resolve()
+    home = Path(_env("KAPMAN_HOME", str(default_home()))).expanduser().resolve()
     has_s3_keys = bool(_env("MASSIVE_S3_ACCESS_KEY_ID"))
     source = _env("KAPMAN_FLATFILES_SOURCE", "s3" if has_s3_keys else "demo")
-    if source not in ("demo", "local", "s3"):
-        raise SettingsError(f"KAPMAN_FLATFILES_SOURCE={source!r}: expected demo, local or s3")
+    if source not in FLATFILES_SOURCES:
+        raise SettingsError(
+            f"KAPMAN_FLATFILES_SOURCE={source!r}: expected {', '.join(FLATFILES_SOURCES[:-1])}"
+            f" or {FLATFILES_SOURCES[-1]}"
+        )
     default_dir = home / ("demo_market" if source == "demo" else "flatfiles")
     return Settings(
         env=env,

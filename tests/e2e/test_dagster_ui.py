@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from flatfile_factory import write_mirror
+from helpers.flatfiles import write_mirror
 
 from kapman_resources.database import connect
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from kapman_resources.cli import main
+from kapman_assets.cli import main
 from kapman_resources.settings import SettingsError, load_settings
 
 

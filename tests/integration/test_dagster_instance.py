@@ -8,13 +8,18 @@ import dagster as dg
 import psycopg
 import pytest
 from click.testing import CliRunner
-from flatfile_factory import write_mirror
-from test_ohlcv_asset import DAYS, RANGE_TAGS, TICKERS, resources
+from helpers.flatfiles import write_mirror
+from helpers.resources import local_resources as resources
 
 from kapman_assets.ohlcv import ohlcv
+from kapman_resources.calendar import nyse_sessions
 from kapman_resources.dagster_storage import PooledPostgresEventLogStorage
 
 ROOT = Path(__file__).resolve().parents[2]
+DAYS = nyse_sessions("2024-06-28", "2024-07-09")  # spans the July 4th holiday
+TICKERS = ["AAPL", "MSFT", "NVDA", "ZZZT"]
+RANGE_TAGS = {"dagster/asset_partition_range_start": str(DAYS[0]),
+              "dagster/asset_partition_range_end": str(DAYS[-1])}  # fmt: skip
 
 
 @pytest.fixture
@@ -51,7 +56,7 @@ def test_every_partition_of_a_backfill_is_recorded_with_pooled_batched_storage(
 
 
 def test_kapman_demo_in_process_builds_and_then_only_rechecks(monkeypatch, tmp_path):
-    from kapman_resources.cli import main
+    from kapman_assets.cli import main
     from kapman_resources.embedded_pg import EmbeddedPostgres
 
     for name in ("KAPMAN_DATABASE_URL", "DAGSTER_HOME", "KAPMAN_DAGSTER_STORAGE_URL",

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from kapman_resources.database import connect
-from kapman_resources.io_manager import SchemaMismatch, load_table, replace_slice
+from kapman_resources.tables import SchemaMismatch
+from kapman_resources.warehouse import load_table, replace_slice
 
 D1, D2, D3 = dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6)
 
@@ -56,7 +57,7 @@ def test_rewriting_one_partition_changes_only_that_slice(loaded):
     with connect(loaded) as conn:
         result = replace_slice(conn, "ohlcv", _bars([D2], price=20.0), (D2, D3))
     after = _snapshot(loaded)
-    assert result["rows_replaced"] == 3 and result["rows_written"] == 3
+    assert result.rows_replaced == 3 and result.rows_written == 3
     assert [r for r in after if r[1] != D2] == [r for r in before if r[1] != D2]
     assert {r[2] for r in after if r[1] == D2} == {20.0}
     # and a rerun of the same write is idempotent
@@ -97,7 +98,7 @@ def test_a_killed_writer_leaves_previous_rows_intact(loaded):
         import datetime as dt, sys
         import pandas as pd
         from kapman_resources.database import connect
-        from kapman_resources.io_manager import replace_slice
+        from kapman_resources.warehouse import replace_slice
         d = dt.date(2024, 3, 5)
         n = 3_000_000
         frame = pd.DataFrame({{"ticker_id": range(n), "date": [d] * n, "open": 1.0, "high": 2.0,
@@ -185,14 +186,14 @@ def test_io_manager_through_dagster_materializations(db_url):
     assert [r for r in after if r[1] == D1] == [r for r in before if r[1] == D1]
     assert {r[2] for r in after if r[1] == D2} == {30.0}
     meta = result.asset_materializations_for_node("ohlcv")[0].metadata
-    assert meta["rows_replaced"].value == 3 and meta["rows_written"].value == 3
+    assert meta["rows_replaced"].value == 3 and meta["dagster/partition_row_count"].value == 3
 
 
 def test_insertion_order_is_month_then_primary_key_for_any_input_order():
     import numpy as np
 
-    from kapman_resources.io_manager import TableInfo
     from kapman_resources.pg_copy import insertion_order
+    from kapman_resources.tables import TableInfo
 
     info = TableInfo("ohlcv", {"ticker_id": "integer", "date": "date"}, frozenset(),
                      "partitioned", ("ticker_id", "date"))  # fmt: skip
@@ -240,7 +241,7 @@ def test_a_window_covering_whole_months_truncates_them_and_keeps_the_rest(db_url
         result = replace_slice(conn, "ohlcv", _bars(june[:1], price=50.0),
                                (dt.date(2024, 6, 1), dt.date(2024, 7, 1)))  # fmt: skip
     after = _snapshot(db_url)
-    assert result["rows_replaced"] == 9  # June's 3 sessions x 3 tickers, by TRUNCATE
+    assert result.rows_replaced == 9  # June's 3 sessions x 3 tickers, by TRUNCATE
     assert [r for r in after if r[1].month != 6] == [r for r in before if r[1].month != 6]
     assert {(r[1], r[2]) for r in after if r[1].month == 6} == {(june[0], 50.0)}
 
@@ -283,7 +284,7 @@ def test_rewriting_a_compressed_chunk_decompresses_it_first(loaded):
     with connect(loaded) as conn:
         _compress_all(conn)
         result = replace_slice(conn, "ohlcv", _bars([D2], price=20.0), (D2, D3))
-    assert result["rows_replaced"] == 3 and result["rows_written"] == 3
+    assert result.rows_replaced == 3 and result.rows_written == 3
     assert {r[2] for r in _snapshot(loaded) if r[1] == D2} == {20.0}
 
 

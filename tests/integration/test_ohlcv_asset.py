@@ -5,30 +5,20 @@ import gzip
 
 import dagster as dg
 import pytest
-from dagster_aws.s3 import S3Resource
-from flatfile_factory import HEADER, day_rows, write_day, write_mirror
+from helpers.flatfiles import HEADER, day_rows, write_day, write_mirror
+from helpers.resources import local_resources as resources
 
 from kapman_assets.ohlcv import OHLCV_CHECKS, ohlcv
 from kapman_assets.retention import retention_log
 from kapman_resources.calendar import nyse_sessions
 from kapman_resources.database import DatabaseUnavailable, connect
 from kapman_resources.flatfiles import day_aggs_key, new_york_midnight_ns
-from kapman_resources.io_manager import KapmanIOManager
-from kapman_resources.resources import FlatFilesResource, PostgresResource
 
 DAYS = nyse_sessions("2024-06-28", "2024-07-09")  # spans the July 4th holiday
 TICKERS = ["AAPL", "MSFT", "NVDA", "ZZZT"]
 RANGE_TAGS = {"dagster/asset_partition_range_start": str(DAYS[0]),
               "dagster/asset_partition_range_end": str(DAYS[-1])}  # fmt: skip
 TARGET = DAYS[3]  # the session each bad-input case corrupts
-
-
-def resources(db_url, root):
-    return {
-        "warehouse": PostgresResource(database_url=db_url),
-        "warehouse_io_manager": KapmanIOManager(database_url=db_url),
-        "flat_files": FlatFilesResource(source="local", directory=str(root), s3=S3Resource()),
-    }
 
 
 def run(db_url, root, *, partition_key=None, tags=None, checks=False):
@@ -180,7 +170,8 @@ def test_materialization_metadata_reports_rows_new_tickers_and_missing_watchlist
     write_mirror(root, DAYS[:2], ["AAPL", "NEWCO"])
     result = run(db_url, root, partition_key=str(DAYS[1]))
     meta = result.asset_materializations_for_node("ohlcv")[0].metadata
-    assert meta["rows"].value == 2
+    assert meta["dagster/partition_row_count"].value == 2
+    assert meta["dagster/table_name"].value == "public.ohlcv"
     assert meta["new_tickers"].value == 2
     missing = meta["watchlist_missing"].value.split(", ")
     assert "AAPL" not in missing and "MSFT" in missing and "NVDA" in missing
@@ -189,8 +180,7 @@ def test_materialization_metadata_reports_rows_new_tickers_and_missing_watchlist
 def test_reference_assets_fill_splits_and_ticker_attributes(db_url, tmp_path):
     import json
 
-    from kapman_assets.splits import splits
-    from kapman_assets.tickers import tickers
+    from kapman_assets.reference_data import splits, tickers
 
     root = tmp_path / "mirror"
     write_mirror(root, DAYS[:2], ["AAPL", "NVDA"])
@@ -238,7 +228,7 @@ def test_a_multi_member_gzip_file_is_read_whole(db_url, tmp_path):
 
 
 def test_seen_dates_come_from_stored_bars_not_from_a_failed_load(db_url, tmp_path):
-    from kapman_assets.tickers import tickers
+    from kapman_assets.reference_data import tickers
 
     root = tmp_path / "mirror"
     write_mirror(root, DAYS[:3], ["AAPL"])

@@ -4,11 +4,11 @@ import datetime as dt
 
 import dagster as dg
 import pytest
-from flatfile_factory import write_mirror
-from test_ohlcv_asset import resources
+from helpers.flatfiles import write_mirror
+from helpers.resources import local_resources as resources
 
 from kapman_assets import ohlcv as layer
-from kapman_assets.definitions import checks_job
+from kapman_assets.jobs import checks_job
 from kapman_assets.retention import retention_log
 from kapman_resources.calendar import nyse_sessions
 from kapman_resources.database import connect, load_watchlist, storage_variant
@@ -166,7 +166,7 @@ def test_retention_step_runs_in_dagster_and_reports_what_it_removed(stored):
 def test_a_ticker_whose_bars_all_expire_keeps_its_seen_dates_and_is_inactive(stored, monkeypatch):
     """Retention records what it removes: the ticker dimension outlives the bars."""
     from kapman_assets import retention as retention_module
-    from kapman_assets.tickers import tickers
+    from kapman_assets.reference_data import tickers
 
     db_url, root = stored
     sql(db_url, "DELETE FROM ohlcv WHERE date > %s AND ticker_id ="

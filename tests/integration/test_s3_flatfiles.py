@@ -18,15 +18,21 @@ import pandas as pd
 import psycopg
 import pytest
 from dagster_aws.s3 import S3Resource
-from flatfile_factory import day_rows, write_mirror
+from helpers.flatfiles import day_rows, write_mirror
 from moto.server import ThreadedMotoServer
 
 from kapman_assets import ohlcv, retention
 from kapman_assets.definitions import build_resources
 from kapman_resources.database import connect, migrate
 from kapman_resources.flatfiles import FlatFileError, FlatFileMissing, day_aggs_key
-from kapman_resources.io_manager import KapmanIOManager, load_table
-from kapman_resources.resources import FlatFilesResource, PostgresResource
+from kapman_resources.io_manager import KapmanIOManager
+from kapman_resources.providers import (
+    DemoFlatFiles,
+    FlatFilesProvider,
+    LocalFlatFiles,
+    S3FlatFiles,
+)
+from kapman_resources.warehouse import PostgresResource, load_table
 
 BUCKET = "flatfiles"
 SESSIONS = [dt.date(2024, 3, d) for d in (4, 5, 6, 7, 8)]
@@ -73,9 +79,8 @@ def s3_url(mirror):
         server.stop()
 
 
-def _s3_files(endpoint_url: str, **s3_options) -> FlatFilesResource:
-    return FlatFilesResource(
-        source="s3",
+def _s3_files(endpoint_url: str, **s3_options) -> S3FlatFiles:
+    return S3FlatFiles(
         bucket=BUCKET,
         s3=S3Resource(
             endpoint_url=endpoint_url,
@@ -87,13 +92,7 @@ def _s3_files(endpoint_url: str, **s3_options) -> FlatFilesResource:
     )
 
 
-def _local_files(source: str, directory, **options) -> FlatFilesResource:
-    # s3 passed explicitly: FlatFilesResource's `s3: S3Resource = S3Resource()` default is not
-    # honoured by Dagster's nested-resource config (constructing without s3 raises).
-    return FlatFilesResource(source=source, directory=str(directory), s3=S3Resource(), **options)
-
-
-def _resources(flat_files: FlatFilesResource, database_url: str | None = None) -> dict:
+def _resources(flat_files: FlatFilesProvider, database_url: str | None = None) -> dict:
     """The code location's resources (definitions.build_resources) with these flat files."""
     resources = {**build_resources(), "flat_files": flat_files}
     if database_url is not None:
@@ -124,7 +123,7 @@ def _ohlcv_rows(url: str) -> list[tuple]:
 
 
 def test_s3_reads_the_same_tables_as_the_local_mirror(mirror, s3_url):
-    local = _local_files("local", mirror).read(SESSIONS)
+    local = LocalFlatFiles(directory=str(mirror)).read(SESSIONS)
     remote = _s3_files(s3_url).read(SESSIONS)
     assert remote.num_rows == len(SESSIONS) * len(TICKERS)
     assert remote.schema == local.schema
@@ -211,9 +210,9 @@ def test_demo_and_local_providers_load_identical_tables(tmp_path, fresh_db_url, 
         with connect(url) as conn:
             migrate(conn)
 
-    demo = _local_files("demo", demo_root, demo_tickers=DEMO_TICKERS, demo_seed=DEMO_SEED,
-                        demo_start=start.isoformat())  # fmt: skip
-    local = _local_files("local", local_root)
+    demo = DemoFlatFiles(directory=str(demo_root), tickers=DEMO_TICKERS, seed=DEMO_SEED,
+                         start=start.isoformat())  # fmt: skip
+    local = LocalFlatFiles(directory=str(local_root))
     window = {  # one single-run backfill over the whole range, like the UI's range launch
         "dagster/asset_partition_range_start": start.isoformat(),
         "dagster/asset_partition_range_end": end.isoformat(),

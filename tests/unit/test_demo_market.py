@@ -10,7 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +25,14 @@ import talib
 
 from kapman_resources import demo_market as dm
 from kapman_resources.calendar import nyse_sessions
-from kapman_resources.flatfiles import parse_day_aggs
+from kapman_resources.demo_market import writer as demo_writer
+from kapman_resources.flatfiles import day_aggs_key, parse_day_aggs
 
 HEADER = b"ticker,volume,open,close,high,low,window_start,transactions"
 N_TICKERS = 200
 N_SESSIONS = 300
 SESSIONS = nyse_sessions(dm.DEMO_START, dm.DEMO_START + dt.timedelta(days=500))[:N_SESSIONS]
-END = SESSIONS[-1]  # 2024-03-14
+END = SESSIONS[-1]  # 2024-03-13
 # A second window covering the 2024 splits and 2025 holidays (watchlist only, to stay fast).
 LATE_START, LATE_END = dt.date(2024, 5, 1), dt.date(2025, 7, 10)
 # Weekdays NYSE was closed, listed by hand from the NYSE holiday pages.
@@ -198,6 +204,68 @@ def test_empty_window_writes_nothing(tmp_path):
     assert summary.sessions == 0 and not list(tmp_path.rglob("*"))
 
 
+def test_the_last_session_file_is_written_after_every_other_file(tmp_path, monkeypatch):
+    done, write = [], demo_writer._write_if_changed
+
+    def recorded(path: Path, data: bytes) -> bool:
+        changed = write(path, data)
+        done.append(path)  # in the order the files land
+        return changed
+
+    monkeypatch.setattr(demo_writer, "_write_if_changed", recorded)
+    dm.write_demo_market(tmp_path, end=SESSIONS[29], n_tickers=0)
+    assert set(done) == {p for p in tmp_path.rglob("*") if p.is_file()} and len(done) == 32
+    assert done[-1] == tmp_path / day_aggs_key(SESSIONS[29])
+
+
+# A writer that SIGKILLs itself when it reports its `killed_at`-th session file.
+KILLED_WRITER = """
+import datetime as dt, os, signal, sys
+from kapman_resources.demo_market import write_demo_market
+root, end, n_tickers, killed_at = sys.argv[1:]
+def progress(done, total):
+    if done == int(killed_at):
+        os.kill(os.getpid(), signal.SIGKILL)
+write_demo_market(root, end=dt.date.fromisoformat(end), n_tickers=int(n_tickers), progress=progress)
+"""
+
+
+@pytest.mark.parametrize("killed_at", [100, N_SESSIONS - 1])  # mid-run; all but the last file
+def test_a_killed_writer_leaves_only_complete_files_and_a_rerun_finishes(
+    market, tmp_path, killed_at
+):
+    args = [str(tmp_path), END.isoformat(), str(N_TICKERS), str(killed_at)]
+    child = subprocess.run([sys.executable, "-c", KILLED_WRITER, *args], timeout=300, check=False)
+    assert child.returncode == -signal.SIGKILL
+    full, left = _day_files(market[0]), _day_files(tmp_path)
+    assert killed_at <= len(left) < N_SESSIONS
+    if killed_at == N_SESSIONS - 1:
+        assert set(left) == set(SESSIONS[:-1])
+    # the last session's file is written last: its absence says the run did not finish
+    assert END not in left and not (tmp_path / "reference").exists()
+    for day, path in left.items():  # every file under its final name is complete
+        assert path.read_bytes() == full[day].read_bytes(), day
+
+    # What a writer killed mid-write or a non-atomic copy could leave: truncated bytes under one
+    # session's final name and under a temporary name of the last session (hours old by now).
+    truncated = left[SESSIONS[10]]
+    truncated.write_bytes(full[SESSIONS[10]].read_bytes()[:1000])
+    last = tmp_path / day_aggs_key(END)
+    last.parent.mkdir(parents=True, exist_ok=True)
+    (last.parent / f".{last.name}.99999.1.tmp").write_bytes(full[END].read_bytes()[:1000])
+    hours_ago = time.time() - 3 * 3600
+    for temporary in tmp_path.rglob("*.tmp"):
+        os.utime(temporary, (hours_ago, hours_ago))
+    live = last.parent / f".{last.name}.99999.2.tmp"  # a concurrent writer's, just created
+    live.write_bytes(b"in flight")
+
+    summary = dm.write_demo_market(tmp_path, end=END, n_tickers=N_TICKERS)
+    assert summary.files_written == N_SESSIONS - len(left) + 1  # the missing ones + the truncated
+    assert live.read_bytes() == b"in flight"  # young temporaries are left to their writer
+    live.unlink()
+    assert _tree(tmp_path) == _tree(market[0])  # complete, and the stale temporaries are gone
+
+
 def _visible_splits(root: Path) -> list[tuple[str, float, float]]:
     """(ticker, close before / close on the execution date, split_to / split_from) in window."""
     frame = _read_frame(root)
@@ -310,8 +378,8 @@ def test_returns_cluster_and_volume_reacts_to_large_moves(frame):
 
 def test_synthetic_symbols_are_unique_and_stable_in_count():
     watch = dm.load_watchlist()
-    many = dm._synthetic_symbols(5000, 7, watch)
-    few = dm._synthetic_symbols(50, 7, watch)
+    many = dm.synthetic_symbols(5000, 7, watch)
+    few = dm.synthetic_symbols(50, 7, watch)
     assert len(set(many)) == 5000 and few == many[:50]
     assert not set(many) & set(watch)
     assert all(SYMBOL.match(s) for s in many)

@@ -1,8 +1,11 @@
-"""`kapman`: manage the embedded database, run the demo, serve the Dagster UI."""
+"""`kapman`: manage the embedded database, run the demo, serve the Dagster UI.
+
+Application glue on the top floor: it reads job names and asset keys from the definitions and
+uses `kapman_resources` below it; nothing below imports it.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 import time
@@ -10,10 +13,10 @@ import warnings
 
 import click
 
+from kapman_assets.runtime import prepare_runtime
 from kapman_resources.database import DatabaseUnavailable, connect, migrate, redact
 from kapman_resources.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
-from kapman_resources.environment import prepare_runtime
-from kapman_resources.settings import PROJECT_ROOT, SettingsError, load_settings
+from kapman_resources.settings import SettingsError, load_settings
 
 # Dagster flags the single-run backfill policy and partitioned checks as beta/preview (and the
 # wheel warns about XDG_RUNTIME_DIR): nothing a user can act on, so the output stays readable.
@@ -32,8 +35,15 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+def _settings():
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
 def _embedded_or_fail() -> EmbeddedPostgres:
-    settings = load_settings()
+    settings = _settings()
     if not settings.embedded:
         _fail(
             "KAPMAN_DATABASE_URL is set: Kapman is using an external server "
@@ -85,7 +95,7 @@ def db_status() -> None:
 @db.command("url")
 def db_url() -> None:
     """Print the warehouse URL (password redacted for an external server)."""
-    settings = load_settings()
+    settings = _settings()
     if settings.embedded:
         click.echo(EmbeddedPostgres(settings.home).url())
     else:
@@ -115,69 +125,63 @@ def _migrate(url: str) -> list[str]:
         _fail(str(exc))
 
 
-def _write_demo(settings, end: dt.date) -> None:
-    from kapman_resources.demo_market import write_demo_market
+def _prepare_flat_files(settings, through) -> None:
+    """Let the configured provider make its files available (the demo market writes them)."""
+    from kapman_resources.providers import providers
 
-    label = f"demo market ({settings.demo_tickers:,} tickers) -> {settings.flatfiles_dir}"
+    flat_files = providers(settings)["flat_files"]
+    label = f"flat files ({settings.flatfiles_source}) -> {settings.flatfiles_dir}"
     with click.progressbar(length=1, label=label, show_pos=True) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.length = total
             bar.update(done - bar.pos)
 
-        summary = write_demo_market(
-            settings.flatfiles_dir,
-            start=settings.history_start,
-            end=end,
-            n_tickers=settings.demo_tickers,
-            seed=settings.demo_seed,
-            progress=progress,
-        )
-    click.echo(f"  {summary.files_written} files written, {summary.files_skipped} unchanged")
+        done = flat_files.prepare(through, progress)
+    click.echo(f"  {done or 'nothing to prepare: read as needed'}")
 
 
-def _missing_range(instance, job_keys: list[str]) -> tuple[str, str] | None:
+def _run_pipeline() -> tuple[list, bool]:
+    """Run what is missing or stale in every asset the demo owns; then the checks if no run did.
+
+    Returns the latest evaluation of each check and whether every run succeeded.
+    """
     import dagster as dg
 
-    done = instance.get_materialized_partitions(dg.AssetKey("ohlcv"))
-    missing = [k for k in job_keys if k not in done]
-    return (missing[0], job_keys[-1]) if missing else None
-
-
-def _run_pipeline(settings) -> list:
-    """Backfill every session not yet loaded (one single run), else re-run the checks."""
-    import dagster as dg
-
+    from kapman_assets import catch_up, jobs
     from kapman_assets.definitions import defs
+    from kapman_assets.ohlcv import ohlcv
     from kapman_assets.partitions import TRADING_DAYS
-    from kapman_resources.calendar import last_completed_session
 
     instance = dg.DagsterInstance.get()
     keys = TRADING_DAYS.get_partition_keys()
-    end = last_completed_session().isoformat()
-    keys = [k for k in keys if k <= end]
-    span = _missing_range(instance, keys)
-    if span:
-        job = defs.resolve_job_def("daily_market_data")
-        click.echo(f"backfilling {span[0]} .. {span[1]} through Dagster (one run)")
-        tags = {"dagster/asset_partition_range_start": span[0],
-                "dagster/asset_partition_range_end": span[1]}  # fmt: skip
-    else:
-        job = defs.resolve_job_def("ohlcv_checks")
+    steps = catch_up.plan(instance, defs, [jobs.daily_job, jobs.reference_job], keys)
+    if not any(ohlcv.key in step.assets for step in steps):
         click.echo(f"all {len(keys)} sessions already loaded: re-running the checks for {keys[-1]}")
-        tags = {"dagster/partition": keys[-1]}
-    started = time.monotonic()
-    result = job.execute_in_process(
-        instance=instance, tags=tags, run_config=CONSOLE_INFO, raise_on_error=False
-    )
-    click.echo(f"run {result.run_id[:8]} {'succeeded' if result.success else 'FAILED'} "
-               f"in {time.monotonic() - started:.1f}s")  # fmt: skip
-    if not result.success:
-        _fail("the pipeline run failed; see the log above or the run in the UI (`make up`)")
-    defs.resolve_job_def("reference_data").execute_in_process(
-        instance=instance, run_config=CONSOLE_INFO
-    )
-    return result.get_asset_check_evaluations()
+        checks = catch_up.Step(jobs.checks_job.name, (), (keys[-1],))
+        steps.insert(next((i for i, s in enumerate(steps) if s.partitions is None), len(steps)),
+                     checks)  # fmt: skip
+    evaluations, succeeded = {}, True
+    for step in steps:
+        names = ", ".join(k.to_user_string() for k in step.assets) or "checks"
+        if step.partitions is not None and step.assets:
+            click.echo(f"backfilling {step.partitions[0]} .. {step.partitions[-1]}: {names}"
+                       f" ({len(step.partitions)} session(s) missing or stale, one run)")  # fmt: skip
+        elif step.assets:
+            click.echo(f"refreshing {names}")
+        started = time.monotonic()
+        result = defs.resolve_job_def(step.job).execute_in_process(
+            instance=instance, tags=step.tags(), run_config=CONSOLE_INFO, raise_on_error=False,
+            asset_selection=list(step.assets) or None,
+        )  # fmt: skip
+        click.echo(f"run {result.run_id[:8]} ({step.job}) "
+                   f"{'succeeded' if result.success else 'FAILED'} "
+                   f"in {time.monotonic() - started:.1f}s")  # fmt: skip
+        evaluations.update({e.check_name: e for e in result.get_asset_check_evaluations()})
+        if not result.success:
+            succeeded = False
+            break
+    return list(evaluations.values()), succeeded
 
 
 def _summary(url: str, checks: list) -> None:
@@ -192,9 +196,9 @@ def _summary(url: str, checks: list) -> None:
         click.echo(f"  ohlcv sessions        {sessions:,} ({lo} .. {hi})")
     click.secho("\nAsset checks", bold=True)
     for ev in sorted(checks, key=lambda e: e.check_name):
+        blocking = ev.severity == _error_severity()
         mark = click.style("passed", fg="green") if ev.passed else click.style(
-            "FAILED" if ev.severity.value == "ERROR" else "warning", fg="red" if ev.severity.value
-            == "ERROR" else "yellow")  # fmt: skip
+            "FAILED" if blocking else "warning", fg="red" if blocking else "yellow")  # fmt: skip
         detail = ""
         meta = {k: getattr(v, "value", v) for k, v in ev.metadata.items()}
         if not ev.passed and "missing" in meta:
@@ -205,23 +209,37 @@ def _summary(url: str, checks: list) -> None:
     click.secho(f"\nDagster UI: `make up`, then open {UI_URL}", bold=True)
 
 
+def _error_severity():
+    import dagster as dg
+
+    return dg.AssetCheckSeverity.ERROR
+
+
 @main.command()
 def demo() -> None:
-    """Set up everything and run the main job on the demo market (or the configured source)."""
-    from kapman_resources.calendar import last_completed_session
+    """Set up everything and run the main job on the demo market (or the configured source).
 
-    settings = load_settings()
+    Exits non-zero when a run failed or a check of ERROR severity failed (warnings are shown).
+    """
+    import datetime as dt
+
+    from kapman_assets.partitions import TRADING_DAYS
+
+    settings = _settings()
     runtime = _runtime()
     where = "embedded server" if runtime.embedded else redact(runtime.database_url)
     click.echo(f"database: {where} ({redact(runtime.database_url)})")
     applied = _migrate(runtime.database_url)
     click.echo(f"migrations: {'applied ' + ', '.join(applied) if applied else 'up to date'}")
-    if settings.flatfiles_source == "demo":
-        _write_demo(settings, last_completed_session())
-    else:
-        click.echo(f"flat files: {settings.flatfiles_source} ({settings.flatfiles_dir})")
-    checks = _run_pipeline(settings)
+    _prepare_flat_files(settings, dt.date.fromisoformat(TRADING_DAYS.get_last_partition_key()))
+    checks, succeeded = _run_pipeline()
+    if not succeeded:
+        _fail("a pipeline run failed; see the log above or the run in the UI (`make up`)")
     _summary(runtime.database_url, checks)
+    failed = sorted(e.check_name for e in checks if not e.passed
+                    and e.severity == _error_severity())  # fmt: skip
+    if failed:
+        _fail(f"asset check(s) failed: {', '.join(failed)}")
 
 
 @main.command()
@@ -231,18 +249,22 @@ def up(port: int) -> None:
     runtime = _runtime()
     _migrate(runtime.database_url)
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
-    os.chdir(PROJECT_ROOT)
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)])
+    os.execv(dagster, [dagster, "dev", "-m", "kapman_assets.definitions", "-h", "127.0.0.1",
+                       "-p", str(port)])  # fmt: skip
 
 
 @main.command("env")
 def env_cmd() -> None:
     """Print shell exports for the current database (eval "$(kapman env)")."""
-    runtime = _runtime()
-    for name in ("KAPMAN_DATABASE_URL", "KAPMAN_DAGSTER_STORAGE_URL", "DAGSTER_HOME"):
+    _runtime()
+    for name in (
+        "KAPMAN_HOME",
+        "KAPMAN_DATABASE_URL",
+        "KAPMAN_DAGSTER_STORAGE_URL",
+        "DAGSTER_HOME",
+    ):
         click.echo(f"export {name}={os.environ[name]}")
-    del runtime
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,5 @@
-"""Resolves where the warehouse and Dagster's instance live, for the CLI and the UI."""
+"""Where the warehouse and Dagster's instance live: resolved once by the CLI, exported for the
+Dagster processes it runs (in process, or `dagster dev`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import kapman_resources
 from kapman_resources.embedded_pg import EmbeddedPostgres
-from kapman_resources.settings import EMBEDDED_MARKER, PROJECT_ROOT, Settings
+from kapman_resources.settings import EMBEDDED_MARKER, Settings
 
-DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
+# the Dagster instance config (package data; the repository's top-level dagster.yaml links here)
+INSTANCE_YAML = Path(kapman_resources.__file__).with_name("dagster.yaml")
 # Dagster writes a backfill's per-partition materialization events in batches of this size
 # (one INSERT each) instead of one by one: 730 sessions -> 2 inserts, not 730.
 EVENT_BATCH_SIZE = "1000"
@@ -47,12 +50,13 @@ def prepare_runtime(settings: Settings, start_db: bool = True) -> Runtime:
     dagster_home = settings.home / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
     target = dagster_home / "dagster.yaml"
-    if not target.exists() or target.read_text() != DAGSTER_YAML.read_text():
-        shutil.copyfile(DAGSTER_YAML, target)
+    if not target.exists() or target.read_text() != INSTANCE_YAML.read_text():
+        shutil.copyfile(INSTANCE_YAML, target)
     runtime = Runtime(database_url, dagster_url_for(database_url), dagster_home, embedded)
     os.environ["KAPMAN_DATABASE_URL"] = runtime.database_url
     os.environ[EMBEDDED_MARKER] = "1" if embedded else ""
     os.environ["KAPMAN_DAGSTER_STORAGE_URL"] = runtime.dagster_storage_url
     os.environ["DAGSTER_HOME"] = str(runtime.dagster_home)
+    os.environ["KAPMAN_HOME"] = str(settings.home)  # the same home for every child process
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     return runtime

@@ -1,0 +1,45 @@
+"""Jobs (each selects a layer's asset group), the evening schedule and the follow-up sensor."""
+
+import dagster as dg
+
+from kapman_assets import ohlcv, reference_data
+from kapman_assets.partitions import TRADING_DAYS
+
+daily_job = dg.define_asset_job(
+    "daily_market_data",
+    selection=dg.AssetSelection.groups(ohlcv.GROUP),
+    partitions_def=TRADING_DAYS,
+    description="Load the session's flat file, enforce retention, run the checks.",
+)
+
+checks_job = dg.define_asset_job(
+    "ohlcv_checks",
+    selection=dg.AssetSelection.checks_for_assets(ohlcv.ohlcv),
+    partitions_def=TRADING_DAYS,
+    description="Re-run the ohlcv asset checks for a session without reloading it.",
+)
+
+reference_job = dg.define_asset_job(
+    "reference_data",
+    selection=dg.AssetSelection.groups(reference_data.GROUP),
+    description="Refresh the ticker dimension's attributes and the splits table.",
+)
+
+daily_schedule = dg.build_schedule_from_partitioned_job(
+    daily_job, hour_of_day=18, minute_of_hour=30,
+    description="Each evening at 18:30 New York, the session of the day before (its flat file is"
+    " published the morning after); Friday's session loads on Saturday evening.",
+)  # fmt: skip
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[daily_job], request_job=reference_job
+)
+def refresh_reference_after_load(context: dg.RunStatusSensorContext):
+    """After a daily load succeeds, refresh the ticker dimension and the splits."""
+    return dg.RunRequest(run_key=context.dagster_run.run_id)
+
+
+JOBS = [daily_job, checks_job, reference_job]
+SCHEDULES = [daily_schedule]
+SENSORS = [refresh_reference_after_load]

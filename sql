@@ -1,0 +1,1 @@
+kapman_resources/sql

@@ -1,0 +1,1 @@
+"""Shared test helpers (importable as `helpers.*`: pyproject puts tests/ on the path)."""
