@@ -74,6 +74,8 @@ def ohlcv(
     symbols without bars, which the next load reuses.
     """
     days = sessions_in_window(context.partition_time_window)
+    context.log.info(f"loading {len(days)} session(s) {days[0]} .. {days[-1]} from"
+                     f" {type(flat_files).__name__}")  # fmt: skip
     rows, new_tickers, tickers = 0, [], set()
     with (
         warehouse.connect() as symbols,

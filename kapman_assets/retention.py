@@ -23,6 +23,7 @@ def retention_log(
 ) -> dg.MaterializeResult:
     """Drops ohlcv older than 730 sessions and option chains older than 90 days; logs what went."""
     latest = max(ohlcv.sessions_in_window(context.partition_time_window))
+    context.log.info(f"applying retention as of session {latest} or the newest stored")
     with warehouse.connect() as conn:
         stored_max = conn.execute("SELECT max(date) FROM ohlcv").fetchone()[0]
         as_of = max(latest, stored_max) if stored_max else latest

@@ -74,5 +74,14 @@ def test_kapman_demo_in_process_builds_and_then_only_rechecks(monkeypatch, tmp_p
         second = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
         assert second.exit_code == 0, second.output
         assert "already loaded" in second.output and "0 files written" in second.output
+
+        # a stored bar breaks a blocking (ERROR) check: the summary shows it, the exit is 1
+        with psycopg.connect(EmbeddedPostgres(home).url()) as conn:
+            conn.execute("UPDATE ohlcv SET low = high * 2 WHERE date = (SELECT max(date) FROM"
+                         " ohlcv) AND ticker_id = (SELECT min(ticker_id) FROM ohlcv)")  # fmt: skip
+        third = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+        assert third.exit_code == 1, third.output
+        assert "ohlcv_prices_consistent            FAILED" in third.output
+        assert "asset check(s) failed: ohlcv_prices_consistent" in third.output
     finally:
         EmbeddedPostgres(home).destroy()

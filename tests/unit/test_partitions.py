@@ -4,7 +4,8 @@ import datetime as dt
 
 import dagster as dg
 
-from kapman_assets.definitions import daily_job, daily_schedule, defs
+from kapman_assets.definitions import defs
+from kapman_assets.jobs import daily_job, daily_schedule
 from kapman_assets.partitions import trading_day_partitions
 from kapman_resources.calendar import last_completed_session, nyse_sessions
 
