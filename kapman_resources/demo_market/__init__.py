@@ -30,7 +30,7 @@ Scripted events:
   sign of strength, last point of support) and its mirror image, distribution (buying climax,
   automatic reaction, upthrust after distribution, sign of weakness), in the watchlist tickers of
   `ACCUMULATIONS` / `DISTRIBUTIONS` and in `STRUCTURE_FRACTION` of the synthetic tickers. The
-  templates are shaped so the DOMAIN.md rules fire (climax volume 6.5x base, a spread of about
+  templates are shaped so the rules of docs/wyckoff.md fire (climax volume 6.5x base, a spread of about
   2-4 ATR, a >10% drawdown, tests on half the volume, a spring 0.8 units under support, ...).
 - Splits: the real 2024 splits of WMT, NVDA, CMG, AVGO and SMCI on their real execution dates,
   and random 2:1 / 3:1 splits and 1-for-10 reverse splits of synthetic tickers. Raw prints are

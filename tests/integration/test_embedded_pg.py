@@ -136,3 +136,94 @@ def test_the_server_demands_a_password(server):
         psycopg.connect(no_password, connect_timeout=5)
     mode = (server.home / "pg.json").stat().st_mode & 0o777
     assert mode == 0o600
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="the system-user path exists only as root"
+)
+
+
+@needs_root
+def test_a_home_and_binaries_the_system_user_cannot_reach_still_start(tmp_path, monkeypatch):
+    """As in a clone under root's 0700 home: data and a copy of the binaries go to SHARED_ROOT."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from kapman_resources import embedded_pg
+
+    wheel_bin = embedded_pg._wheel_bin_dir()
+    install, site = wheel_bin.parent, wheel_bin.parent.parent.parent
+    private = Path(tempfile.mkdtemp(prefix="kapman-private-"))  # mode 0700
+    try:
+        venv_site = private / "venv" / "site-packages"
+        for part in (install, site / f"{install.parent.name}.libs"):
+            shutil.copytree(part, venv_site / part.relative_to(site), symlinks=True)
+        private_bin = venv_site / install.relative_to(site) / "bin"
+        monkeypatch.setattr(embedded_pg, "_wheel_bin_dir", lambda: private_bin)
+        server = EmbeddedPostgres(private / "checkout" / ".kapman")
+        try:
+            status = server.start()
+            assert status.running
+            assert server.data_dir.is_relative_to(embedded_pg.SHARED_ROOT)
+            assert server.bin_dir().is_relative_to(embedded_pg.SHARED_ROOT)
+            assert private.stat().st_mode & 0o777 == 0o700  # nothing of the user's widened
+            with psycopg.connect(server.url("postgres")) as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+            # a second home gets its own server, data and binaries
+            other = EmbeddedPostgres(private / "other" / ".kapman")
+            try:
+                assert other.start().running
+                assert other.port != server.port
+                assert other.data_dir.parent != server.data_dir.parent
+                assert other.bin_dir() != server.bin_dir()
+            finally:
+                other.destroy()
+        finally:
+            server.destroy()
+        assert not server.data_dir.parent.exists()  # destroy removes data and the binaries' copy
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+@needs_root
+def test_a_shared_cluster_whose_home_lost_its_state_is_started_afresh(tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    private = Path(tempfile.mkdtemp(prefix="kapman-private-"))
+    home = private / ".kapman"
+    server = EmbeddedPostgres(home)
+    try:
+        server.start()
+        first_password = server.password
+        server.state_file.unlink()  # a re-clone at the same path: pg.json is gone
+        again = EmbeddedPostgres(home)
+        assert again.start().running  # the old server is stopped, its cluster re-initialized
+        assert again.password != first_password
+        with psycopg.connect(again.url("postgres")) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        EmbeddedPostgres(home).destroy()
+        import shutil
+
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def test_a_local_cluster_without_its_state_is_not_deleted_but_explained():
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from kapman_resources.embedded_pg import EmbeddedPostgresError
+
+    home = Path(tempfile.mkdtemp(prefix="kapman-open-"))
+    home.chmod(0o755)  # reachable by the system user too: the cluster lives in the home
+    (home / "pgdata").mkdir()
+    (home / "pgdata" / "PG_VERSION").write_text("18\n")
+    server = EmbeddedPostgres(home)
+    assert server.data_dir == home / "pgdata"
+    with pytest.raises(EmbeddedPostgresError, match="delete .* to start afresh"):
+        server.start()
+    assert (home / "pgdata" / "PG_VERSION").exists()
+    shutil.rmtree(home)

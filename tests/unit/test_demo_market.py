@@ -2,7 +2,7 @@
 
 Expected values come from outside the generator: hand-listed NYSE holidays, New York midnight
 computed by pandas' tz conversion, the split ratio published in splits.json compared with the
-raw prints, and the DOMAIN.md climax conditions recomputed here with numpy (ATR from TA-Lib).
+raw prints, and the climax conditions of docs/wyckoff.md recomputed here with numpy (ATR from TA-Lib).
 """
 
 from __future__ import annotations
@@ -321,7 +321,7 @@ def test_watchlist_symbols_are_present_or_reported_delisted(market, late_market,
 
 
 def _climax_bars(bars: pd.DataFrame, side: str) -> list[pd.Timestamp]:
-    """Bars meeting the DOMAIN.md SC (BC) conditions, recomputed with numpy and TA-Lib ATR."""
+    """Bars meeting the SC (BC) conditions of docs/wyckoff.md, recomputed with numpy and TA-Lib ATR."""
     h, lo, c, v = (bars[k].to_numpy(float) for k in ("high", "low", "close", "volume"))
     atr = talib.ATR(h, lo, c, 14)
     hits = []
