@@ -30,12 +30,12 @@ def load_bars(n_tickers: int, workdir: Path):
 
     from kapman_resources.calendar import last_completed_session, nyse_sessions
     from kapman_resources.demo_market import write_demo_market
-    from kapman_resources.flatfiles import LocalDayAggs, read_sessions
+    from kapman_resources.providers.flat_files import LocalFlatFiles
 
     days = nyse_sessions("2000-01-01", last_completed_session())[-(OUTPUT_SESSIONS + WARMUP_BARS) :]
     root = workdir / f"analytics_mirror_{n_tickers}"
     write_demo_market(root, start=days[0], end=days[-1], n_tickers=n_tickers, seed=7)
-    table = read_sessions(LocalDayAggs(root), days)
+    table = LocalFlatFiles(directory=str(root)).read(days)
     long = table.to_pandas(date_as_object=False)
     splits = pd.read_json(root / "reference" / "splits.json", typ="series")["results"]
     splits = pd.DataFrame(list(splits))

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "unit" / "analytics")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the package, and the test helpers
 
-from chain_factory import build_chain  # noqa: E402
+from helpers.chains import build_chain  # noqa: E402
 
 from kapman_assets.analytics.dealer import FLIP_GRID_POINTS, dealer_metrics  # noqa: E402
 from kapman_assets.analytics.volatility import volatility_metrics  # noqa: E402

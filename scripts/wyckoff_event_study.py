@@ -18,12 +18,20 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the package, and the fixture loaders
+
+from helpers.real_data import (  # noqa: E402
+    AAPL_SPLITS,
+    BOKEH_TICKERS,
+    SPY_CLIMAX_MONTHS,
+    SPY_TEST_LOWS,
+    load_bokeh_long,
+    load_spy,
+)
 
 from kapman_assets.analytics import series  # noqa: E402
 from kapman_assets.analytics.wyckoff import analyze_wyckoff  # noqa: E402
 
-FIXTURES = ROOT / "tests" / "fixtures"
 OUTPUT = ROOT / "docs" / "wyckoff_validation.md"
 HORIZONS = (5, 10, 20, 40)
 # (code, range type) -> label; the label's expected sign is the range's bias (+ accumulation)
@@ -48,40 +56,24 @@ SIGNALS = ("STRONG_ENTRY", "ENTRY_SETUP", "EXIT_NOW", "PREPARE_EXIT", "REDUCE")
 BULLISH_SIGNALS = ("STRONG_ENTRY", "ENTRY_SETUP")
 EPISODE_GAP_SESSIONS = 20  # SCs closer than this belong to one episode
 NEAR_SESSIONS = 5
-BAR_COLUMNS = ["open", "high", "low", "close", "volume"]
 # 2-for-1 splits inside the bokeh range (Massive convention). AAPL's are in tests/fixtures/
 # README.md; MSFT's 2003-02-18 split is also unadjusted in the file (close 48.30 -> 24.96).
-SPLITS = pd.DataFrame(
+MSFT_SPLIT = pd.DataFrame(
     {
-        "ticker": ["AAPL", "AAPL", "MSFT"],
-        "execution_date": pd.to_datetime(["2000-06-21", "2005-02-28", "2003-02-18"]),
-        "split_from": [1.0, 1.0, 1.0],
-        "split_to": [2.0, 2.0, 2.0],
+        "ticker": ["MSFT"],
+        "execution_date": pd.to_datetime(["2003-02-18"]),
+        "split_from": [1.0],
+        "split_to": [2.0],
     }
 )
-DOMAIN_CLIMAX_MONTHS = (
-    "1998-08",
-    "2001-09",
-    "2002-07",
-    "2002-10",
-    "2008-10",
-    "2008-11",
-    "2011-08",
-    "2015-08",
-    "2018-12",
-    "2020-03",
-)
-DOMAIN_TEST_LOWS = ("2003-03-11", "2009-03-06")
+SPLITS = pd.concat([AAPL_SPLITS, MSFT_SPLIT], ignore_index=True)
 
 
 def load_series() -> dict[str, pd.DataFrame]:
     """SPY as given; the bokeh stocks split-adjusted with ``series.split_adjust``."""
-    spy = pd.read_csv(FIXTURES / "spy_1993_2021.csv.gz", parse_dates=["date"])
-    out = {"SPY": spy.set_index("date")[BAR_COLUMNS].astype(float).sort_index()}
-    bokeh = pd.read_csv(FIXTURES / "bokeh_stocks_2000_2013.csv.gz", parse_dates=["Date"])
-    bokeh.columns = [c.lower().replace(" ", "_") for c in bokeh.columns]
-    adjusted = series.split_adjust(bokeh[["ticker", "date", *BAR_COLUMNS]], SPLITS)
-    for ticker in ("AAPL", "MSFT", "IBM", "GOOG"):
+    out = {"SPY": load_spy()}
+    adjusted = series.split_adjust(load_bokeh_long(), SPLITS)
+    for ticker in BOKEH_TICKERS:
         out[ticker] = series.long_to_bars(adjusted.loc[adjusted["ticker"] == ticker])
     return out
 
@@ -195,22 +187,22 @@ def sc_episodes(positions: np.ndarray) -> int:
 
 
 def spy_climax_section(bars: pd.DataFrame, out: pd.DataFrame) -> list[str]:
-    """SC dates on SPY and the check of DOMAIN.md's climax list."""
+    """SC dates on SPY and the check of the climax list of docs/domain.md, "Wyckoff"."""
     sc = np.flatnonzero(out["events"].map(lambda codes: "SC" in codes).to_numpy())
     dates = out.index
     lines = [
         "## SPY: selling climaxes",
         "",
         f"{len(sc)} SC reports in {sc_episodes(sc)} episodes (SCs more than "
-        f"{EPISODE_GAP_SESSIONS} sessions apart start a new episode); DOMAIN.md quotes 26 "
+        f"{EPISODE_GAP_SESSIONS} sessions apart start a new episode); docs/domain.md quotes 26 "
         "episodes for the bare SC rule over the same 28 years.",
         "",
-        "DOMAIN.md's climax lows (the lowest low of the month) and the nearest SC report:",
+        "The climax lows in docs/domain.md (the lowest low of the month) and the nearest SC:",
         "",
         "| month | low of the month | nearest SC | sessions | within 5 |",
         "|---|---|---|---|---|",
     ]
-    for month in DOMAIN_CLIMAX_MONTHS:
+    for month in SPY_CLIMAX_MONTHS:
         low_day = bars.loc[month, "low"].idxmin()
         position = dates.get_loc(low_day)
         nearest = sc[np.argmin(np.abs(sc - position))]
@@ -219,10 +211,10 @@ def spy_climax_section(bars: pd.DataFrame, out: pd.DataFrame) -> list[str]:
         lines.append(f"| {month} | {low_day.date()} | {dates[nearest].date()} | {gap:+d} | {ok} |")
     lines += [
         "",
-        "Lows DOMAIN.md calls tests, not climaxes (no SC expected within 5 sessions):",
+        "Lows docs/domain.md calls tests, not climaxes (no SC expected within 5 sessions):",
         "",
     ]
-    for day in DOMAIN_TEST_LOWS:
+    for day in SPY_TEST_LOWS:
         position = dates.get_loc(pd.Timestamp(day))
         gap = int(np.abs(sc - position).min())
         verdict = "none within 5 sessions" if gap > NEAR_SESSIONS else "**an SC fires**"

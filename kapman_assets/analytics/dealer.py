@@ -1,4 +1,6 @@
-"""Dealer gamma/delta positioning from one (underlying, date) option chain (DOMAIN.md).
+"""Dealer gamma/delta positioning from one (underlying, date) option chain.
+
+Definitions: docs/analytics.md, "Dealer metrics" (dgpi and DEX are our design).
 
 Sign convention (SqueezeMetrics / Perfiliev): dealers are assumed long the calls and short the
 puts that customers hold open, so each contract enters with sign +1 (call) or -1 (put):
@@ -60,14 +62,16 @@ def dealer_sign(contract_type: pd.Series) -> np.ndarray:
 def contract_gex(
     sign: np.ndarray, gamma: np.ndarray, open_interest: np.ndarray, shares: np.ndarray, spot: float
 ) -> np.ndarray:
-    """GEX_i = sign * gamma * OI * shares_per_contract * S^2 * 0.01, $ per 1% move (DOMAIN.md)."""
+    """GEX_i = sign * gamma * OI * shares_per_contract * S^2 * 0.01, $ per 1% move
+    (docs/analytics.md, "Dealer metrics"; the SqueezeMetrics / Perfiliev signs)."""
     return sign * gamma * open_interest * shares * spot**2 * GEX_MOVE
 
 
 def net_gex_profile(
     strike: np.ndarray, t: np.ndarray, iv: np.ndarray, weight: np.ndarray, spot_grid: np.ndarray
 ) -> np.ndarray:
-    """Net GEX at each grid spot, BS gamma re-priced at r = q = 0 with IV fixed (DOMAIN.md).
+    """Net GEX at each grid spot, BS gamma re-priced at r = q = 0 with IV fixed
+    (docs/analytics.md, "Dealer metrics", gamma_flip_level).
 
     ``weight`` = sign * OI * shares_per_contract per contract; returns one value per grid spot.
     """
@@ -76,7 +80,8 @@ def net_gex_profile(
 
 
 def flip_from_profile(spot_grid: np.ndarray, net_gex: np.ndarray, spot: float) -> float | None:
-    """Linear interpolation of the net-GEX sign change nearest spot; None without one (DOMAIN.md)."""
+    """Linear interpolation of the net-GEX sign change nearest spot; None without one
+    (docs/analytics.md, "Dealer metrics", gamma_flip_level)."""
     a, b = net_gex[:-1], net_gex[1:]
     crossing = ((a < 0) & (b >= 0)) | ((a > 0) & (b <= 0))
     if not crossing.any():
@@ -88,7 +93,7 @@ def flip_from_profile(spot_grid: np.ndarray, net_gex: np.ndarray, spot: float) -
 
 
 def flip_grid(spot: float) -> np.ndarray:
-    """FLIP_GRID_POINTS evenly spaced spots from 0.8*S to 1.2*S (DOMAIN.md)."""
+    """FLIP_GRID_POINTS evenly spaced spots from 0.8*S to 1.2*S (docs/analytics.md)."""
     return np.linspace(FLIP_GRID_LOW * spot, FLIP_GRID_HIGH * spot, FLIP_GRID_POINTS)
 
 
@@ -152,7 +157,8 @@ def _usable_contracts(a: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]
 
 
 def dealer_metrics(chain: pd.DataFrame, spot: float, adv20_dollars: float) -> dict[str, Any]:
-    """All dealer metrics of one (underlying, date) chain at spot S (DOMAIN.md; dgpi our design).
+    """All dealer metrics of one (underlying, date) chain at spot S (docs/analytics.md,
+    "Dealer metrics"; dgpi and dex are our design).
 
     Returns one row as a dict: underlying, date, gex_total and gex_gross ($ per 1% move),
     dealer_position ('long_gamma' if gex_total > 0 else 'short_gamma'), gamma_flip_level,

@@ -1,4 +1,4 @@
-"""Scoring of directional probability forecasts (DOMAIN.md, "Forecast evaluation").
+"""Scoring of directional probability forecasts (docs/forecast_scoring.md).
 
 Each recommendation carries ``p_up`` (probability that the close at the horizon is above the
 entry close) and, once resolved, ``outcome`` y in {0, 1}. All scores are unitless.
@@ -70,7 +70,8 @@ def _brier_rows(p: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _brier_skill_rows(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """BSS = 1 - Brier / (ybar (1 - ybar)) per row; NaN where ybar is 0 or 1 (DOMAIN.md)."""
+    """BSS = 1 - Brier / (ybar (1 - ybar)) per row; NaN where ybar is 0 or 1
+    (docs/forecast_scoring.md, "Definitions")."""
     ybar = np.mean(y, axis=-1)
     unc = ybar * (1.0 - ybar)
     safe_unc = np.where(unc > 0.0, unc, 1.0)
@@ -111,7 +112,8 @@ def log_loss(p: object, y: object) -> float:
 
 
 def expected_calibration_error(p: object, y: object) -> float:
-    """ECE = sum_k (n_k/N)|obar_k - pbar_k| over the 10 right-closed uniform bins (DOMAIN.md)."""
+    """ECE = sum_k (n_k/N)|obar_k - pbar_k| over the 10 right-closed uniform bins
+    (docs/forecast_scoring.md, "Definitions")."""
     p_arr, y_arr = validate_forecasts(p, y)
     return float(_ece_rows(p_arr[np.newaxis, :], y_arr[np.newaxis, :])[0])
 
@@ -247,7 +249,8 @@ def _frame_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def score_forecasts(frame: pd.DataFrame, block_length: int | None = None) -> pd.Series:
-    """All scores of a frame with columns p_up, outcome (0/1) (DOMAIN.md "Forecast evaluation").
+    """All scores of a frame with columns p_up, outcome (0/1) (docs/forecast_scoring.md,
+    "Frame helpers").
 
     Returns n, base_rate (ybar), brier, brier_skill_score, log_loss, ece and the Murphy terms;
     with block_length, also brier_ci_lo / brier_ci_hi (95% circular moving-block bootstrap,

@@ -1,16 +1,17 @@
 """TA-Lib technical indicators per ticker-day: named columns and ``technical_indicators_json``.
 
-TA-Lib is the implementation (DOMAIN.md). Each ticker's whole series is prepared once
-(``series.prepare_bars``: gap rule, illiquid flags), every TA-Lib function runs once over it
-(vectorized; separately per segment when a long gap restarted the series), and only then are
-the rows sliced to the requested ``start..end`` dates.
+TA-Lib is the implementation (docs/domain.md, "Technical indicators"). Each ticker's whole series
+is prepared once (``series.prepare_bars``: gap rule, illiquid flags), every TA-Lib function runs
+once over it (vectorized; separately per segment when a long gap restarted the series), and only
+then are the rows sliced to the requested ``start..end`` dates.
 
 Results depend on where the input starts: TA-Lib's EMA/RSI/ADX/ATR/MACD recursions and the
 cumulative OBV/AD start from the first bar. Callers must pass at least ``MIN_HISTORY_BARS``
 bars of history before the first output date (SMA200 alone needs 200) and keep that start fixed
 between runs.
 
-Named columns (DOMAIN.md): ``rsi_14``; ``macd_line, macd_signal, macd_histogram`` (12/26/9);
+Named columns (docs/analytics.md, "Named indicators"): ``rsi_14``;
+``macd_line, macd_signal, macd_histogram`` (12/26/9);
 ``stoch_k, stoch_d`` (fastk 14, slowk 3, slowd 3, SMA smoothing); ``mfi_14``;
 ``sma_20, sma_50, sma_200``; ``ema_12, ema_26``; ``adx_14``; ``atr_14``;
 ``bbands_upper, bbands_middle, bbands_lower`` (20 bars, 2 population standard deviations);
@@ -146,7 +147,7 @@ def rolling_vwap(bars: pd.DataFrame, window: int = VWAP_WINDOW) -> pd.Series:
 
 
 def named_indicators(bars: pd.DataFrame) -> pd.DataFrame:
-    """The DOMAIN.md named indicator columns from TA-Lib over one gap-free series."""
+    """The named indicator columns from TA-Lib over one gap-free series (docs/analytics.md)."""
     a = _arrays(bars)
     high, low, close, volume = a["high"], a["low"], a["close"], a["volume"]
     macd, macd_signal, macd_hist = talib.MACD(close, MACD_FAST, MACD_SLOW, MACD_SIGNAL)

@@ -1,6 +1,6 @@
 """Price and volume metrics per ticker-day: rvol, vsi, hv_20, hv_60, and iv_hv_diff.
 
-Definitions (DOMAIN.md "Price metrics"); every rolling window ends at bar t (causal):
+Definitions (docs/analytics.md, "Price metrics"); every rolling window ends at bar t (causal):
 - ``rvol = V_t / mean(V[t-20..t-1])``: a ratio (1.0 = an average day); the baseline is the
   20 bars before t, t excluded. NaN when that baseline is 0 or incomplete.
 - ``vsi = (V_t - mean20) / std20`` (our design): a z-score over the same prior 20 bars, sample
@@ -37,7 +37,7 @@ def _prior_volume(volume: pd.Series) -> Rolling:
 
 
 def rvol(volume: pd.Series) -> pd.Series:
-    """V_t / mean(V[t-20..t-1]) (DOMAIN.md); NaN when the baseline mean is 0."""
+    """V_t / mean(V[t-20..t-1]) (docs/analytics.md, "Price metrics"); NaN if the mean is 0."""
     baseline = _prior_volume(volume).mean()
     return (volume / baseline.where(baseline > 0)).rename("rvol")
 
@@ -49,15 +49,30 @@ def vsi(volume: pd.Series) -> pd.Series:
     return ((volume - prior.mean()) / spread.where(spread > 0)).rename("vsi")
 
 
+def log_returns(close: np.ndarray) -> np.ndarray:
+    """ln(C_t / C_{t-1}) per bar, NaN at t = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.log(close / np.roll(close, 1))
+    returns[:1] = np.nan
+    return returns
+
+
 def historical_volatility(close: pd.Series, window: int) -> pd.Series:
-    """std(ln(C_t/C_{t-1}), last ``window`` returns, ddof=1) * sqrt(252), decimal (DOMAIN.md)."""
-    returns = np.log(close / close.shift(1))
-    hv = returns.rolling(window).std(ddof=HV_DDOF) * np.sqrt(TRADING_DAYS_PER_YEAR)
-    return hv.rename(f"hv_{window}")
+    """std(ln(C_t/C_{t-1}), last ``window`` returns, ddof=1) * sqrt(252), decimal
+    (docs/analytics.md, "Price metrics"): the package's one HV, the Wyckoff HV20 too.
+
+    Log returns in numpy (a third of the cost of pandas arithmetic), the rolling sample std in
+    pandas: a window holding a NaN or inf return is NaN and the next full window recovers
+    (TA-Lib's running sums would stay NaN from there on).
+    """
+    returns = pd.Series(log_returns(close.to_numpy(dtype=float)))
+    sample_std = returns.rolling(window).std(ddof=HV_DDOF).to_numpy()
+    annualized = sample_std * np.sqrt(TRADING_DAYS_PER_YEAR)
+    return pd.Series(annualized, index=close.index, name=f"hv_{window}")
 
 
 def iv_hv_diff(iv30_atm: ArrayLike, hv20: ArrayLike) -> np.ndarray | float:
-    """IV30_ATM - HV20 in vol points (DOMAIN.md); both inputs decimal (0.25 = 25%)."""
+    """IV30_ATM - HV20 in vol points (docs/analytics.md, "Price metrics"); inputs decimal."""
     diff = (np.asarray(iv30_atm, dtype=float) - np.asarray(hv20, dtype=float)) * VOL_POINTS_PER_UNIT
     return float(diff) if diff.ndim == 0 else diff
 

@@ -5,7 +5,7 @@ Frames follow the shared conventions: a single-ticker "bars" frame is indexed by
 ``ticker, date, open, high, low, close, volume``; a splits frame has
 ``ticker, execution_date, split_from, split_to`` (Massive's convention).
 
-Split adjustment (DOMAIN.md "Series hygiene", Massive convention): a 2-for-1 split has
+Split adjustment (docs/analytics.md, "Series hygiene"; Massive convention): a 2-for-1 split has
 ``split_from=1, split_to=2``; every bar strictly before ``execution_date`` has its prices divided
 by ``split_to / split_from`` and its volume multiplied by it; bars on or after ``execution_date``
 are unchanged. Several splits compound. A new split restates the adjusted history before it, so
@@ -36,7 +36,7 @@ bars are dead by construction, so a filled week makes the next two weeks illiqui
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,7 @@ def split_adjust(long: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
     """Divide prices and multiply volume by the split ratio for bars before each execution_date.
 
     Long frame in, long frame out (same rows, same order, ``date`` as given); bars on or after an
-    execution_date are unchanged (DOMAIN.md, Massive convention).
+    execution_date are unchanged (docs/analytics.md, "Series hygiene").
     """
     out = long.copy()
     if len(out) == 0 or len(splits) == 0:
@@ -190,6 +190,31 @@ def apply_by_segment(
     return pd.concat([func(part) for _, part in prepared.groupby("segment", sort=True)])
 
 
+def ticker_bars(
+    long: pd.DataFrame, splits: pd.DataFrame | None = None
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(ticker, bars frame) per ticker of a long frame, split-adjusted first, sorted by ticker.
+
+    Rows without a ticker are skipped. One sort, then one slice of the sorted arrays per ticker:
+    a pandas groupby with a frame per group costs about as much as the Wyckoff engine itself.
+    """
+    adjusted = long if splits is None else split_adjust(long, splits)
+    adjusted = adjusted.loc[adjusted["ticker"].notna(), ["ticker", "date", *BAR_COLUMNS]]
+    adjusted = adjusted.astype({c: np.float64 for c in BAR_COLUMNS})
+    adjusted = adjusted.assign(date=pd.to_datetime(adjusted["date"]))
+    adjusted = adjusted.sort_values(["ticker", "date"], kind="stable")
+    if adjusted.empty:
+        return
+    tickers = adjusted["ticker"].to_numpy()
+    dates = adjusted["date"].to_numpy()
+    values = adjusted.loc[:, list(BAR_COLUMNS)].to_numpy()
+    cuts = np.flatnonzero(tickers[1:] != tickers[:-1]) + 1
+    for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(tickers)], strict=True):
+        index = pd.DatetimeIndex(dates[start:end], name="date")
+        bars = pd.DataFrame(values[start:end], columns=list(BAR_COLUMNS), index=index)
+        yield tickers[start], bars
+
+
 def by_ticker(
     long: pd.DataFrame,
     func: Callable[[pd.DataFrame], pd.DataFrame],
@@ -200,15 +225,9 @@ def by_ticker(
     ``func`` maps a bars frame to a frame indexed by ``date``; the result has ``ticker, date``
     (datetime64) first, then ``func``'s columns, sorted by ticker and date.
     """
-    adjusted = long if splits is None else split_adjust(long, splits)
-    adjusted = adjusted.loc[:, ["ticker", "date", *BAR_COLUMNS]].astype(
-        {c: np.float64 for c in BAR_COLUMNS}
-    )
-    adjusted["date"] = pd.to_datetime(adjusted["date"])
     frames = []
-    for ticker, group in adjusted.groupby("ticker", sort=True):
-        result = func(long_to_bars(group))
-        result = result.reset_index()
+    for ticker, bars in ticker_bars(long, splits):
+        result = func(bars).reset_index()
         result.insert(0, "ticker", ticker)
         frames.append(result)
     if not frames:

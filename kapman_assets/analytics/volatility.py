@@ -1,7 +1,9 @@
-"""Implied-volatility metrics from one (underlying, date) option chain (DOMAIN.md).
+"""Implied-volatility metrics from one (underlying, date) option chain.
+
+Definitions: docs/analytics.md, "Volatility metrics".
 
 All volatilities are decimals (0.25 = 25%) of the chain's stored implied_volatility; time is
-calendar days / 365. Documented rules (our design where DOMAIN.md leaves a choice):
+calendar days / 365. Documented rules (our design where the domain reference leaves a choice):
 - Contracts expiring on the chain date (DTE < MIN_LIVE_DTE_DAYS) are skipped everywhere.
   A contract enters an IV metric only with a finite IV > 0, a delta-based one only with a
   finite delta, an OI-based one only with a finite OI >= 0; skipped contracts are counted.
@@ -51,7 +53,7 @@ CHAIN_COLUMNS = (
 
 
 def average_iv(iv: np.ndarray, oi: np.ndarray, moneyness: np.ndarray, dte: np.ndarray) -> float:
-    """OI-weighted IV over 0.8 <= K/S <= 1.2 and 7 <= DTE <= 90, decimal (DOMAIN.md)."""
+    """OI-weighted IV over 0.8 <= K/S <= 1.2 and 7 <= DTE <= 90, decimal (docs/analytics.md)."""
     with np.errstate(invalid="ignore"):
         keep = (
             np.isfinite(iv)
@@ -95,7 +97,8 @@ def atm_iv_by_expiry(
 
 
 def constant_maturity_iv(days: np.ndarray, iv: np.ndarray, target_days: float) -> float:
-    """IV at target_days from linear interpolation of total variance sigma^2 T (DOMAIN.md).
+    """IV at target_days from linear interpolation of total variance sigma^2 T
+    (docs/analytics.md, "Volatility metrics", iv_30 / iv_90).
 
     ``days``/``iv`` hold one IV per expiry. Returns NaN outside the listed expiries.
     """
@@ -113,7 +116,8 @@ def constant_maturity_iv(days: np.ndarray, iv: np.ndarray, target_days: float) -
 
 
 def put_call_ratio_oi(is_put: np.ndarray, is_call: np.ndarray, oi: np.ndarray) -> float:
-    """Sum OI puts / sum OI calls over the contracts given (DOMAIN.md); NaN without call OI."""
+    """Sum OI puts / sum OI calls over the contracts given (docs/analytics.md); NaN without
+    call OI."""
     call_oi = oi[is_call].sum()
     return float(oi[is_put].sum() / call_oi) if call_oi > 0 else np.nan
 
@@ -124,7 +128,8 @@ def _none_if_nan(value: float) -> float | None:
 
 
 def volatility_metrics(chain: pd.DataFrame, spot: float) -> dict[str, Any]:
-    """One row of IV metrics for one (underlying, date) chain at spot S (DOMAIN.md).
+    """One row of IV metrics for one (underlying, date) chain at spot S (docs/analytics.md,
+    "Volatility metrics").
 
     Keys: underlying, date; average_iv, iv_30, iv_90 (decimal vols); iv_skew_25d = IV(put
     delta -0.25) - IV(call delta +0.25) at 30 days (decimal vol, positive = puts richer);

@@ -1,4 +1,4 @@
-"""Wyckoff engine (DOMAIN.md, Wyckoff; our design): events, phases, scores and signals per day.
+"""Wyckoff engine (docs/wyckoff.md; our design): events, phases, scores and signals per day.
 
 ``analyze_wyckoff(bars)`` runs one ticker's whole series once and returns, per bar (causal:
 appending later bars never changes an earlier row, see ``events.CAUSALITY_LAG_BARS``):
@@ -22,13 +22,10 @@ import numpy as np
 import pandas as pd
 
 from kapman_assets.analytics import series
-from kapman_assets.analytics.wyckoff.events import (
-    RANGE_TYPE_NAMES,
-    WyckoffEvent,
-    detect_events,
-)
-from kapman_assets.analytics.wyckoff.inputs import BAR_COLUMNS, compute_inputs
+from kapman_assets.analytics.wyckoff.events import RANGE_TYPE_NAMES, detect_events
+from kapman_assets.analytics.wyckoff.inputs import compute_inputs
 from kapman_assets.analytics.wyckoff.phases import phase_confidence, wyckoff_phases
+from kapman_assets.analytics.wyckoff.ranges import WyckoffEvent
 from kapman_assets.analytics.wyckoff.scores import bc_score, composite_score, spring_score
 from kapman_assets.analytics.wyckoff.signals import wyckoff_signals
 
@@ -153,23 +150,21 @@ def wyckoff_columns(bars: pd.DataFrame) -> dict[str, np.ndarray]:
 def analyze_wyckoff_long(long: pd.DataFrame, splits: pd.DataFrame | None = None) -> pd.DataFrame:
     """``analyze_wyckoff`` once per ticker of a long frame (``ticker, date, OHLCV``; split-adjusted
     first when ``splits`` is given); returns ``ticker, date`` (datetime64) + ``OUTPUT_COLUMNS``,
-    sorted by ticker and date. Slices one sorted array per ticker instead of a pandas groupby."""
-    frame = long if splits is None else series.split_adjust(long, splits)
-    frame = frame.assign(date=pd.to_datetime(frame["date"]))
-    frame = frame.sort_values(["ticker", "date"], kind="stable")
-    tickers = frame["ticker"].to_numpy()
-    values = frame.loc[:, list(BAR_COLUMNS)].to_numpy(dtype=float)
-    dates = frame["date"].to_numpy()
-    cuts = np.flatnonzero(tickers[1:] != tickers[:-1]) + 1
+    sorted by ticker and date. Stacks plain arrays (``wyckoff_columns``): a frame per ticker and a
+    concat of its object columns would cost as much again as the engine."""
+    tickers, dates = [], []
     parts: dict[str, list[np.ndarray]] = {name: [] for name in OUTPUT_COLUMNS}
-    for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(frame)], strict=True):
-        index = pd.DatetimeIndex(dates[start:end], name="date")
-        bars = pd.DataFrame(values[start:end], columns=list(BAR_COLUMNS), index=index)
+    for ticker, bars in series.ticker_bars(long, splits):
+        tickers.append(np.full(len(bars), ticker, dtype=object))
+        dates.append(bars.index.to_numpy())
         for name, column in wyckoff_columns(bars).items():
             parts[name].append(column)
-    columns = {"ticker": tickers, "date": dates}
-    if len(frame):
-        columns |= {name: np.concatenate(arrays) for name, arrays in parts.items()}
-    else:
-        columns |= {name: np.empty(0, dtype=object) for name in OUTPUT_COLUMNS}
-    return pd.DataFrame(columns)
+    if not tickers:  # keep the input's ticker and date dtypes
+        none = long.iloc[:0]
+        keys = {
+            "ticker": none["ticker"].to_numpy(),
+            "date": pd.to_datetime(none["date"]).to_numpy(),
+        }
+        return pd.DataFrame(keys | {name: np.empty(0, dtype=object) for name in OUTPUT_COLUMNS})
+    columns = {"ticker": np.concatenate(tickers), "date": np.concatenate(dates)}
+    return pd.DataFrame(columns | {name: np.concatenate(arrays) for name, arrays in parts.items()})

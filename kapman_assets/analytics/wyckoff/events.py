@@ -1,4 +1,4 @@
-"""Wyckoff event detection (DOMAIN.md, Wyckoff; our design): a causal trading-range state machine.
+"""Wyckoff event detection (docs/wyckoff.md, "Events"; our design): a causal range state machine.
 
 Detection only; trade interpretation lives in ``signals.py``. Events of an accumulation range:
 SC, AR, ST, SPRING, TEST, SOS (and SOW after a failed spring); of a distribution range, the
@@ -14,9 +14,10 @@ changes when bars after t are appended: ``CAUSALITY_LAG_BARS = 0``.
 
 Distribution is computed as accumulation on the mirrored bars (H' = -L, L' = -H, C' = -C,
 CP' = 1 - CP): a rule on "support" then reads on the distribution range's resistance, "a close
-above resistance" on "a close below support", and so on. Two rules are not mirrored (DOMAIN.md):
-a SOW needs no UPTHRUST (any distribution range with a confirmed AR), while a SOS needs a SPRING;
-and a SOW after a failed spring exists, a SOS after a failed upthrust does not.
+above resistance" on "a close below support", and so on. Two rules are not mirrored
+(docs/domain.md, "Wyckoff"): a SOW needs no UPTHRUST (any distribution range with a confirmed
+AR), while a SOS needs a SPRING; and a SOW after a failed spring exists, a SOS after a failed
+upthrust does not.
 
 Range life cycle (per bar, in this order): a climax of the opposite kind, or of the same kind
 after the AR, opens a new range (before the AR a same-kind climax replaces the old one only
@@ -24,17 +25,28 @@ with a lower low); reset 250 bars after the climax; reset in markup (phase E) on
 at/below resistance; a live spring fails on a close below its low (in accumulation a SOW may
 follow and ends the range); reset on C < support - 1.5 ATR without a live spring; before the
 AR, abandon once no valid rally high can be confirmed. docs/wyckoff.md has the full rule set.
+
+This module holds the rules, their constants and the life cycle; the machine's records (the
+event, the live range, the mirrored bar views) and its per-bar state output are in ``ranges.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from kapman_assets.analytics.wyckoff.inputs import Inputs
+from kapman_assets.analytics.wyckoff.ranges import (
+    ACCUMULATION,
+    DISTRIBUTION,
+    MirroredBars,
+    TradingRange,
+    WyckoffEvent,
+    emit,
+    mirrored_bars,
+    state_arrays,
+    state_row,
+)
 
-ACCUMULATION, DISTRIBUTION = 1, -1
 RANGE_TYPE_NAMES = {ACCUMULATION: "accumulation", DISTRIBUTION: "distribution"}
 
 # Climax (SC; BC mirrors): DOWN gate, L_t <= min L of the prior 60 bars, VP >= 0.95, SPR >= 1.2.
@@ -81,77 +93,10 @@ SPRING_CODE = {ACCUMULATION: "SPRING", DISTRIBUTION: "UPTHRUST"}
 BREAKOUT_CODE = {ACCUMULATION: "SOS", DISTRIBUTION: "SOW"}
 EVENT_CODES = ("SC", "AR", "ST", "SPRING", "TEST", "SOS", "BC", "SOW", "UPTHRUST")
 
-STATE_COLUMNS = (
-    "range_kind",  # +1 accumulation, -1 distribution, 0 none
-    "range_start",  # bar of the climax that opened the range (-1: none)
-    "range_support",
-    "range_resistance",
-    "first_st_bar",  # -1 until the first ST
-    "phase_c_bar",  # report bar of the live SPRING/UPTHRUST (-1: none or failed)
-    "phase_d_bar",  # bar of the first SOS (accumulation) / SOW (distribution), -1 before
-    "markup",  # past resistance + height after phase D (phase E)
-    "last_event_bar",  # bar of the range's latest event
-)
-
-
-@dataclass(frozen=True, slots=True)
-class WyckoffEvent:
-    """One detected event: reported at ``bar``, describing ``pivot`` (bar positions)."""
-
-    code: str
-    bar: int
-    pivot: int
-    range_kind: int
-    range_start: int
-    support: float
-    resistance: float
-    details: dict[str, float] = field(default_factory=dict)
-    evidence: dict[str, float] = field(default_factory=dict)  # EVIDENCE_INPUTS at the pivot
-
-
-@dataclass(slots=True)
-class _Range:
-    """A live trading range, in the mirrored frame of its kind (``level`` = support')."""
-
-    kind: int
-    start: int
-    level: float
-    climax_rv: float
-    climax_spr: float
-    rally_bar: int = -1
-    rally_high: float = -np.inf
-    ar_bar: int = -1
-    ceiling: float = np.nan
-    n_st: int = 0
-    first_st: int = -1
-    pending: int = -1
-    spring: int = -1
-    spring_confirm: int = -1
-    spring_low: float = np.nan
-    spring_rv: float = np.nan
-    spring_failed: bool = False
-    tested: bool = False
-    breakout: int = -1
-    markup: bool = False
-    last_event: int = -1
-
-
-@dataclass(slots=True)
-class _Bars:
-    """Plain-list views of the inputs (fast scalar access), mirrored for distribution."""
-
-    high: dict[int, list[float]]
-    low: dict[int, list[float]]
-    close: dict[int, list[float]]
-    cp: dict[int, list[float]]
-    atr: list[float]
-    rv: list[float]
-    spr: list[float]
-    vp: list[float]
-
 
 def climax_candidates(inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
-    """SC and BC rule masks (DOMAIN.md): trend gate, 60-bar extreme, VP >= 0.95, SPR >= 1.2."""
+    """SC and BC rule masks: trend gate, 60-bar extreme, VP >= 0.95, SPR >= 1.2
+    (docs/wyckoff.md, "Events")."""
     x = {k: np.asarray(inputs[k]) for k in ("vp", "spr", "down", "up", "low", "high")}
     with np.errstate(invalid="ignore"):
         climactic = (x["vp"] >= CLIMAX_MIN_VP) & (x["spr"] >= CLIMAX_MIN_SPR)
@@ -160,54 +105,16 @@ def climax_candidates(inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
     return sc & climactic, bc & climactic
 
 
-def _mirrored_bars(inputs: Inputs) -> _Bars:
-    """Accumulation reads the bars, distribution the mirror H' = -L, L' = -H, C' = -C."""
-    high, low, close, cp = (np.asarray(inputs[c]) for c in ("high", "low", "close", "cp"))
-    return _Bars(
-        high={ACCUMULATION: high.tolist(), DISTRIBUTION: (-low).tolist()},
-        low={ACCUMULATION: low.tolist(), DISTRIBUTION: (-high).tolist()},
-        close={ACCUMULATION: close.tolist(), DISTRIBUTION: (-close).tolist()},
-        cp={ACCUMULATION: cp.tolist(), DISTRIBUTION: (1.0 - cp).tolist()},
-        atr=np.asarray(inputs["atr"]).tolist(),
-        rv=np.asarray(inputs["rv"]).tolist(),
-        spr=np.asarray(inputs["spr"]).tolist(),
-        vp=np.asarray(inputs["vp"]).tolist(),
-    )
-
-
-def _levels(r: _Range) -> tuple[float, float]:
-    """(support, resistance) of the range in real prices."""
-    if r.kind == ACCUMULATION:
-        return r.level, r.ceiling
-    return -r.ceiling, -r.level
-
-
-def _emit(
-    events: list[WyckoffEvent], r: _Range, code: str, t: int, pivot: int, b: _Bars, **details: float
-) -> None:
-    """Record an event of range r reported at bar t, with the inputs of its pivot bar."""
-    support, resistance = _levels(r)
-    evidence = {
-        "rv": b.rv[pivot],
-        "spr": b.spr[pivot],
-        "cp": b.cp[ACCUMULATION][pivot],
-        "vp": b.vp[pivot],
-        "atr": b.atr[pivot],
-    }
-    events.append(
-        WyckoffEvent(code, t, pivot, r.kind, r.start, support, resistance, details, evidence)
-    )
-    r.last_event = t
-
-
-def _open_range(kind: int, t: int, b: _Bars, events: list[WyckoffEvent]) -> _Range:
+def _open_range(kind: int, t: int, b: MirroredBars, events: list[WyckoffEvent]) -> TradingRange:
     """A climax opens a range: support = L_SC (accumulation) / resistance = H_BC (distribution)."""
-    r = _Range(kind, t, b.low[kind][t], b.rv[t], b.spr[t])
-    _emit(events, r, CLIMAX_CODE[kind], t, t, b)
+    r = TradingRange(kind, t, b.low[kind][t], b.rv[t], b.spr[t])
+    emit(events, r, CLIMAX_CODE[kind], t, t, b)
     return r
 
 
-def _step_before_ar(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> _Range | None:
+def _step_before_ar(
+    r: TradingRange, t: int, b: MirroredBars, events: list[WyckoffEvent]
+) -> TradingRange | None:
     """Track the rally high since the climax; confirm the AR or abandon the range."""
     high, low, close = b.high[r.kind], b.low[r.kind], b.close[r.kind]
     if high[t] > r.rally_high:
@@ -221,14 +128,14 @@ def _step_before_ar(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> 
         and high[a] - r.level >= AR_MIN_EXTENT_ATR * b.atr[a]
     ):
         r.ar_bar, r.ceiling = t, high[a]
-        _emit(events, r, "AR", t, a, b, extent_atr=(high[a] - r.level) / b.atr[a])
+        emit(events, r, "AR", t, a, b, extent_atr=(high[a] - r.level) / b.atr[a])
         return r
     if a - r.start > AR_MAX_BARS or t - r.start >= AR_MAX_BARS + AR_CONFIRM_MAX_BARS:
         return None
     return r
 
 
-def _check_spring(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> None:
+def _check_spring(r: TradingRange, t: int, b: MirroredBars, events: list[WyckoffEvent]) -> None:
     """SPRING: a shallow break of support (0.1-1.5 ATR) that closes back within 2 bars."""
     low, close = b.low[r.kind], b.close[r.kind]
     if r.pending >= 0 and t - r.pending > SPRING_RECOVERY_MAX_BARS:
@@ -249,7 +156,7 @@ def _check_spring(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> No
         p = r.pending
         r.spring, r.spring_confirm, r.pending = p, t, -1
         r.spring_low, r.spring_rv, r.tested, r.spring_failed = low[p], b.rv[p], False, False
-        _emit(
+        emit(
             events,
             r,
             SPRING_CODE[r.kind],
@@ -262,7 +169,7 @@ def _check_spring(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> No
         )
 
 
-def _check_st(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> None:
+def _check_st(r: TradingRange, t: int, b: MirroredBars, events: list[WyckoffEvent]) -> None:
     """ST: a low near the climax low on lower volume and a narrower spread than the climax."""
     low, atr = b.low[r.kind][t], b.atr[t]
     if (
@@ -273,10 +180,10 @@ def _check_st(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> None:
         r.n_st += 1
         if r.first_st < 0:
             r.first_st = t
-        _emit(events, r, "ST", t, t, b, rv_ratio=b.rv[t] / r.climax_rv)
+        emit(events, r, "ST", t, t, b, rv_ratio=b.rv[t] / r.climax_rv)
 
 
-def _check_test(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> None:
+def _check_test(r: TradingRange, t: int, b: MirroredBars, events: list[WyckoffEvent]) -> None:
     """TEST: 1-10 bars after the spring, a quiet low held above the spring low near support."""
     low = b.low[r.kind][t]
     if (
@@ -289,10 +196,10 @@ def _check_test(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> None
         and b.spr[t] < TEST_MAX_SPR
     ):
         r.tested = True
-        _emit(events, r, "TEST", t, t, b, rv_ratio=b.rv[t] / r.spring_rv)
+        emit(events, r, "TEST", t, t, b, rv_ratio=b.rv[t] / r.spring_rv)
 
 
-def _is_breakout(r: _Range, t: int, b: _Bars) -> bool:
+def _is_breakout(r: TradingRange, t: int, b: MirroredBars) -> bool:
     """SOS (SOW mirrored): C beyond the range, SPR >= 1.2, RV >= 1.5, CP toward the move."""
     min_cp = SOS_MIN_CP if r.kind == ACCUMULATION else 1.0 - SOW_MAX_CP
     return (
@@ -303,7 +210,7 @@ def _is_breakout(r: _Range, t: int, b: _Bars) -> bool:
     )
 
 
-def _is_failed_spring_sow(r: _Range, t: int, b: _Bars) -> bool:
+def _is_failed_spring_sow(r: TradingRange, t: int, b: MirroredBars) -> bool:
     """SOW after a failed spring (accumulation): C < support, SPR >= 1.2, RV >= 1.5, CP <= 0.4."""
     return (
         b.close[ACCUMULATION][t] < r.level
@@ -313,7 +220,9 @@ def _is_failed_spring_sow(r: _Range, t: int, b: _Bars) -> bool:
     )
 
 
-def _step_after_ar(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> _Range | None:
+def _step_after_ar(
+    r: TradingRange, t: int, b: MirroredBars, events: list[WyckoffEvent]
+) -> TradingRange | None:
     """One bar of a defined range: resets, ST, SPRING, TEST, SOS/SOW, markup."""
     close = b.close[r.kind][t]
     if r.markup and close <= r.ceiling:
@@ -321,7 +230,7 @@ def _step_after_ar(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> _
     if r.spring >= 0 and close < r.spring_low:
         r.spring, r.spring_confirm, r.spring_failed = -1, -1, True
     if r.kind == ACCUMULATION and r.spring_failed and _is_failed_spring_sow(r, t, b):
-        _emit(events, r, "SOW", t, t, b)
+        emit(events, r, "SOW", t, t, b)
         return None
     if r.spring < 0 and close < r.level - BREAKDOWN_RESET_ATR * b.atr[t]:
         return None
@@ -335,20 +244,22 @@ def _step_after_ar(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> _
     if may_break_out and not r.markup and _is_breakout(r, t, b):
         if r.breakout < 0:
             r.breakout = t
-        _emit(events, r, BREAKOUT_CODE[r.kind], t, t, b)
+        emit(events, r, BREAKOUT_CODE[r.kind], t, t, b)
     if r.breakout >= 0 and close > r.ceiling + (r.ceiling - r.level):
         r.markup = True
     return r
 
 
-def _climax_replaces(r: _Range, kind: int, t: int, b: _Bars) -> bool:
+def _climax_replaces(r: TradingRange, kind: int, t: int, b: MirroredBars) -> bool:
     """A climax at t opens a new range unless it is a same-kind bar, before the AR, whose low
-    does not undercut the climax (DOMAIN.md: until the AR a lower low replaces the SC; our
+    does not undercut the climax (docs/domain.md: until the AR a lower low replaces the SC; our
     design: after the AR, and for the opposite kind, a fresh climax always starts a new range)."""
     return kind != r.kind or r.ar_bar >= 0 or b.low[kind][t] < r.level
 
 
-def _step(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> _Range | None:
+def _step(
+    r: TradingRange, t: int, b: MirroredBars, events: list[WyckoffEvent]
+) -> TradingRange | None:
     """Advance a live range by bar t; None when a reset rule ends it."""
     if t - r.start >= RANGE_MAX_BARS:
         return None
@@ -359,52 +270,19 @@ def _step(r: _Range, t: int, b: _Bars, events: list[WyckoffEvent]) -> _Range | N
     return _step_after_ar(r, t, b, events)
 
 
-NO_RANGE_STATE = (0, -1, np.nan, np.nan, -1, -1, -1, False, -1)  # one row, STATE_COLUMNS order
-
-
-def _state_row(r: _Range | None) -> tuple:
-    """The range's state at the current bar, in ``STATE_COLUMNS`` order."""
-    if r is None:
-        return NO_RANGE_STATE
-    support, resistance = _levels(r)
-    return (
-        r.kind,
-        r.start,
-        support,
-        resistance,
-        r.first_st,
-        r.spring_confirm,
-        r.breakout,
-        r.markup,
-        r.last_event,
-    )
-
-
-def _state_arrays(rows: list[tuple], n: int) -> dict[str, np.ndarray]:
-    """Per-bar state rows as one array per column (ints, floats for the levels, bool markup)."""
-    table = np.array(rows, dtype=float).reshape(n, len(STATE_COLUMNS))
-    state = {name: table[:, i] for i, name in enumerate(STATE_COLUMNS)}
-    for name in STATE_COLUMNS:
-        if name == "markup":
-            state[name] = state[name].astype(bool)
-        elif name not in ("range_support", "range_resistance"):
-            state[name] = state[name].astype(np.int64)
-    return state
-
-
 def detect_events(inputs: Inputs) -> tuple[list[WyckoffEvent], dict[str, np.ndarray]]:
     """Run the range state machine over the inputs (``wyckoff_inputs``), bar by bar, causally.
 
-    Returns the events in report order and the per-bar state, ``STATE_COLUMNS`` -> array (bar
-    positions as ints, -1 for none; support/resistance in price units, NaN when undefined).
+    Returns the events in report order and the per-bar state, ``ranges.STATE_COLUMNS`` -> array
+    (bar positions as ints, -1 for none; support/resistance in price units, NaN when undefined).
     """
     n = len(inputs["close"])
     sc, bc = climax_candidates(inputs)
     climax = np.where(sc, ACCUMULATION, np.where(bc, DISTRIBUTION, 0)).tolist()
-    b = _mirrored_bars(inputs)
+    b = mirrored_bars(inputs)
     events: list[WyckoffEvent] = []
     rows: list[tuple] = []
-    r: _Range | None = None
+    r: TradingRange | None = None
     for t in range(n):
         kind = climax[t]
         if r is not None and kind and _climax_replaces(r, kind, t, b):
@@ -413,5 +291,5 @@ def detect_events(inputs: Inputs) -> tuple[list[WyckoffEvent], dict[str, np.ndar
             r = _step(r, t, b, events)
         if r is None and kind:
             r = _open_range(kind, t, b, events)
-        rows.append(_state_row(r))
-    return events, _state_arrays(rows, n)
+        rows.append(state_row(r))
+    return events, state_arrays(rows, n)

@@ -1,4 +1,4 @@
-"""Per-bar inputs of the Wyckoff rules (DOMAIN.md, Wyckoff), all causal (bar t uses bars <= t).
+"""Per-bar inputs of the Wyckoff rules (docs/wyckoff.md, "Inputs"), causal (bar t uses bars <= t).
 
 ``atr``  ATR14 of bar t-1 (TA-Lib ATR shifted one bar), price units.
 ``rv``   V_t / mean(V[t-50..t-1]), a ratio (NaN until 50 prior bars, or when that mean is 0).
@@ -7,10 +7,11 @@
 ``spr``  (H - L) / ATR, in ATRs.            ``cp``  (C - L) / (H - L), 0..1 (0.5 when H = L).
 ``down`` C[t-1] < SMA50[t-1] and (max C[t-60..t-1] - L_t) / max C[t-60..t-1] >= 10%.
 ``up``   C[t-1] > SMA50[t-1] and (H_t - min C[t-60..t-1]) / min C[t-60..t-1] >= 10%.
-         Neither gate is scaled by volatility (DOMAIN.md: a vol-scaled gate never opens in a crash).
+         Neither gate is scaled by volatility (a vol-scaled gate never opens in a crash).
 ``prior_low_min`` / ``prior_high_max``  min L / max H of the 60 prior bars (climax extremes).
 BC-score inputs: ``sma_20``, ``sma_50``, ``rsi_14``, ``mfi_14`` (TA-Lib), ``hv_20`` =
-std(ln C_t/C_{t-1}, 20, ddof=1) * sqrt(252) (decimal) and ``ret_20`` = ln(C_t / C_{t-20}).
+std(ln C_t/C_{t-1}, 20, ddof=1) * sqrt(252) (decimal; ``price_metrics.historical_volatility``,
+the price metric's HV) and ``ret_20`` = ln(C_t / C_{t-20}).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import numpy as np
 import pandas as pd
 import talib
 from numpy.lib.stride_tricks import sliding_window_view
+
+from kapman_assets.analytics.price_metrics import historical_volatility
+from kapman_assets.analytics.series import BAR_COLUMNS
 
 ATR_PERIOD = 14
 RV_BASELINE_BARS = 50
@@ -34,10 +38,7 @@ RSI_PERIOD = 14
 MFI_PERIOD = 14
 HV_PERIOD = 20
 RET_PERIOD = 20
-TRADING_DAYS_PER_YEAR = 252
 FLAT_BAR_CP = 0.5  # CP of a bar with H = L
-
-BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 
 Inputs = Mapping[str, np.ndarray]  # column -> per-bar values (a dict, or the DataFrame itself)
 
@@ -51,19 +52,19 @@ def shift_one(values: np.ndarray) -> np.ndarray:
 
 
 def prior_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
-    """ATR = ATR14(t-1): TA-Lib's Wilder ATR shifted one bar (DOMAIN.md)."""
+    """ATR = ATR14(t-1): TA-Lib's Wilder ATR shifted one bar (docs/wyckoff.md, "Inputs")."""
     return shift_one(talib.ATR(high, low, close, timeperiod=ATR_PERIOD))
 
 
 def relative_volume(volume: np.ndarray) -> np.ndarray:
-    """RV = V_t / mean(V[t-50..t-1]) (DOMAIN.md; NaN while the baseline is missing or 0)."""
+    """RV = V_t / mean(V[t-50..t-1]), NaN without a baseline (docs/wyckoff.md, "Inputs")."""
     baseline = shift_one(talib.SMA(volume, timeperiod=RV_BASELINE_BARS))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(baseline > 0, volume / baseline, np.nan)
 
 
 def volume_percentile(volume: np.ndarray) -> np.ndarray:
-    """VP = rank of V_t among the 250 prior volumes, ties half (DOMAIN.md; scipy kind="mean")."""
+    """VP = rank of V_t among the 250 prior volumes, ties half (docs/wyckoff.md, "Inputs")."""
     out = np.full(len(volume), np.nan)
     if len(volume) <= VP_WINDOW_BARS:
         return out
@@ -76,13 +77,13 @@ def volume_percentile(volume: np.ndarray) -> np.ndarray:
 
 
 def spread_ratio(high: np.ndarray, low: np.ndarray, atr: np.ndarray) -> np.ndarray:
-    """SPR = (H - L) / ATR (DOMAIN.md)."""
+    """SPR = (H - L) / ATR (docs/wyckoff.md, "Inputs")."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(atr > 0, (high - low) / atr, np.nan)
 
 
 def close_position(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
-    """CP = (C - L) / (H - L), 0.5 if H = L (DOMAIN.md)."""
+    """CP = (C - L) / (H - L), 0.5 if H = L (docs/wyckoff.md, "Inputs")."""
     span = high - low
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(span > 0, (close - low) / span, FLAT_BAR_CP)
@@ -95,7 +96,8 @@ def rolling_prior(values: np.ndarray, window: int, how: str) -> np.ndarray:
 
 
 def down_gate(close: np.ndarray, low: np.ndarray, sma50: np.ndarray) -> np.ndarray:
-    """DOWN: C[t-1] < SMA50[t-1] and (max C[t-60..t-1] - L_t) / max C >= 10% (DOMAIN.md)."""
+    """DOWN: C[t-1] < SMA50[t-1] and (max C[t-60..t-1] - L_t) / max C >= 10%
+    (docs/wyckoff.md, "Inputs")."""
     peak = rolling_prior(close, TREND_LOOKBACK_BARS, "max")
     with np.errstate(divide="ignore", invalid="ignore"):
         drop = (peak - low) / peak
@@ -103,18 +105,12 @@ def down_gate(close: np.ndarray, low: np.ndarray, sma50: np.ndarray) -> np.ndarr
 
 
 def up_gate(close: np.ndarray, high: np.ndarray, sma50: np.ndarray) -> np.ndarray:
-    """UP: C[t-1] > SMA50[t-1] and (H_t - min C[t-60..t-1]) / min C >= 10% (DOMAIN.md)."""
+    """UP: C[t-1] > SMA50[t-1] and (H_t - min C[t-60..t-1]) / min C >= 10%
+    (docs/wyckoff.md, "Inputs")."""
     trough = rolling_prior(close, TREND_LOOKBACK_BARS, "min")
     with np.errstate(divide="ignore", invalid="ignore"):
         rise = (high - trough) / trough
     return (shift_one(close) > shift_one(sma50)) & (rise >= TREND_MIN_MOVE)
-
-
-def historical_volatility(close: np.ndarray) -> np.ndarray:
-    """HV20 = std(ln C_t/C_{t-1}, last 20, ddof=1) * sqrt(252), decimal (DOMAIN.md)."""
-    log_return = np.log(close / shift_one(close))
-    population = talib.STDDEV(log_return, timeperiod=HV_PERIOD, nbdev=1.0)
-    return population * np.sqrt(HV_PERIOD / (HV_PERIOD - 1) * TRADING_DAYS_PER_YEAR)
 
 
 def log_return_n(close: np.ndarray) -> np.ndarray:
@@ -163,7 +159,7 @@ def compute_inputs(bars: pd.DataFrame) -> dict[str, np.ndarray]:
         "sma_50": sma50,
         "rsi_14": talib.RSI(close, timeperiod=RSI_PERIOD),
         "mfi_14": talib.MFI(high, low, close, volume, timeperiod=MFI_PERIOD),
-        "hv_20": historical_volatility(close),
+        "hv_20": historical_volatility(pd.Series(close), HV_PERIOD).to_numpy(),
         "ret_20": log_return_n(close),
     }
     return columns

@@ -1,11 +1,11 @@
-"""Wyckoff phases A-E and phase_confidence (DOMAIN.md, Wyckoff; our design), per bar, causal.
+"""Wyckoff phases A-E and phase_confidence (docs/wyckoff.md, "Phases"; our design), causal.
 
 Accumulation (distribution mirrors with BC / UPTHRUST / SOW):
   A  from the SC; also while the first ST is younger than ``PHASE_B_MIN_BARS`` bars
   B  ``PHASE_B_MIN_BARS`` bars after the first ST, until a SPRING ("B >= 10 bars, else stay A",
      read causally: the label turns B once the post-ST stretch has lasted 10 bars)
   C  from the SPRING's report until the first SOS. The TEST (or 10 bars without one) closes the
-     spring's test window; DOMAIN.md names no phase for the wait between it and the SOS, and C
+     spring's test window; docs/domain.md names no phase for the wait between it and the SOS, and C
      (the spring is the latest structural event) is the label kept. A failed spring (a close
      below its low) takes the label back to A/B.
   D  from the first SOS (distribution: the first SOW) until C > resistance + range height
@@ -28,7 +28,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from kapman_assets.analytics.wyckoff.events import WyckoffEvent
+from kapman_assets.analytics.wyckoff.ranges import WyckoffEvent
 from kapman_assets.analytics.wyckoff.scores import (
     SPRING_SCORE_MAX,
     spring_depth_points,

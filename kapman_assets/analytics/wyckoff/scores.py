@@ -1,4 +1,4 @@
-"""BC score 0-28, Spring score 0-12 and the composite score (DOMAIN.md, Wyckoff; our design).
+"""BC score 0-28, Spring score 0-12 and the composite score (docs/wyckoff.md, "Scores").
 
 BC score = 7 components x 0-4 points on the latest BC candidate within ``BC_LOOKBACK_BARS``
 bars (0 when there is none). A *BC candidate* (our design) is a bar with the UP gate open and
@@ -34,8 +34,9 @@ import numpy as np
 import talib
 from numpy.lib.stride_tricks import sliding_window_view
 
-from kapman_assets.analytics.wyckoff.events import WyckoffEvent
-from kapman_assets.analytics.wyckoff.inputs import HV_PERIOD, TRADING_DAYS_PER_YEAR, Inputs
+from kapman_assets.analytics.price_metrics import TRADING_DAYS_PER_YEAR
+from kapman_assets.analytics.wyckoff.inputs import RET_PERIOD, Inputs
+from kapman_assets.analytics.wyckoff.ranges import WyckoffEvent
 
 COMPONENT_MAX_POINTS = 4
 BC_LOOKBACK_BARS = 20
@@ -81,7 +82,7 @@ def falling_points(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
 
 
 def rejection_points(cp: np.ndarray) -> np.ndarray:
-    """Rejection: CP >= .8 0, >= .6 1, >= .4 2, >= .2 3, < .2 4 (DOMAIN.md; left-closed)."""
+    """Rejection: CP >= .8 0, >= .6 1, >= .4 2, >= .2 3, < .2 4 (left-closed; docs/wyckoff.md)."""
     return COMPONENT_MAX_POINTS - rising_points(cp, BC_REJECTION_CP_EDGES)
 
 
@@ -98,8 +99,8 @@ def bc_candidates(inputs: Inputs) -> np.ndarray:
 
 
 def runup_z(inputs: Inputs) -> np.ndarray:
-    """z = Ret20 / (HV20 * sqrt(20/252)) (DOMAIN.md)."""
-    scale = _col(inputs, "hv_20") * np.sqrt(HV_PERIOD / TRADING_DAYS_PER_YEAR)
+    """z = Ret20 / (HV20 * sqrt(20/252)) (docs/wyckoff.md, "Scores", runup)."""
+    scale = _col(inputs, "hv_20") * np.sqrt(RET_PERIOD / TRADING_DAYS_PER_YEAR)
     with np.errstate(divide="ignore", invalid="ignore"):
         return _col(inputs, "ret_20") / scale
 
@@ -194,13 +195,13 @@ def bc_score_components(inputs: Inputs, events: list[WyckoffEvent]) -> dict[str,
 
 
 def bc_score(inputs: Inputs, events: list[WyckoffEvent]) -> np.ndarray:
-    """BC score 0-28 per bar (DOMAIN.md)."""
+    """BC score 0-28 per bar (docs/wyckoff.md, "Scores")."""
     components = bc_score_components(inputs, events)
     return np.sum([components[name] for name in BC_COMPONENTS], axis=0)
 
 
 def spring_depth_points(penetration_atr: np.ndarray) -> np.ndarray:
-    """Depth: 0.1-0.5 ATR 4 ... > 2 ATR 0 (shallow is best; DOMAIN.md)."""
+    """Depth: 0.1-0.5 ATR 4 ... > 2 ATR 0 (shallow is best; docs/wyckoff.md, "Scores")."""
     return falling_points(penetration_atr, SPRING_DEPTH_EDGES)
 
 
@@ -217,7 +218,7 @@ def spring_recovery_points(recovery_bars: np.ndarray, recovery_cp: np.ndarray) -
 
 
 def spring_supply_points(rv: np.ndarray, tested: np.ndarray) -> np.ndarray:
-    """Supply: RV level (<=0.8 3 ... >2.5 0) + 1 with a TEST (DOMAIN.md ends: 4 and 0)."""
+    """Supply: RV level (<=0.8 3 ... >2.5 0) + 1 with a TEST (docs/wyckoff.md, "Scores")."""
     level = falling_points(rv, SPRING_SUPPLY_RV_EDGES)
     return level + SPRING_TEST_BONUS * np.asarray(tested, dtype=np.int64)
 
@@ -268,7 +269,7 @@ def first_test_bar(events: list[WyckoffEvent], spring: WyckoffEvent) -> float:
 def spring_score(
     inputs: Inputs, events: list[WyckoffEvent], state: Mapping[str, np.ndarray]
 ) -> np.ndarray:
-    """Spring score 0-12 per bar (DOMAIN.md)."""
+    """Spring score 0-12 per bar (docs/wyckoff.md, "Scores")."""
     components = spring_score_components(inputs, events, state)
     return np.sum([components[name] for name in SPRING_COMPONENTS], axis=0)
 

@@ -1,4 +1,4 @@
-"""Wyckoff trade signals (DOMAIN.md "Signals", from the product design): interpretation only.
+"""Wyckoff trade signals, interpretation only (docs/wyckoff.md, "Signals"; the product design).
 
 Detection (``events.py``) and scoring (``scores.py``) never read this module. Rules:
   STRONG_ENTRY  a SOS in a range that had a SPRING ("SPRING + SOS confirmed")
@@ -16,6 +16,7 @@ ENTRY_SETUP; one signal per ticker-day, None when no rule holds.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 STRONG_ENTRY = "STRONG_ENTRY"
 ENTRY_SETUP = "ENTRY_SETUP"
@@ -31,17 +32,27 @@ ENTRY_SETUP_MAX_BC = 12  # exclusive: BC < 12
 SIGNAL_HOLD_BARS = 5
 
 
-def interpret_signal(
-    spring_score: float, bc_score: float, sos_after_spring: bool, sow: bool
-) -> str | None:
-    """The signal of one ticker-day from its scores and active event flags (precedence order)."""
-    rules = {
+def signal_rules(
+    spring_score: ArrayLike, bc_score: ArrayLike, sos_after_spring: ArrayLike, sow: ArrayLike
+) -> dict[str, ArrayLike]:
+    """The one statement of the five rules (module doc): signal -> condition, scalar or per bar.
+
+    ``sos_after_spring`` / ``sow`` say whether a STRONG_ENTRY / REDUCE event is active.
+    """
+    return {
         EXIT_NOW: bc_score >= EXIT_NOW_MIN_BC,
         REDUCE: sow,
         PREPARE_EXIT: bc_score >= PREPARE_EXIT_MIN_BC,
         STRONG_ENTRY: sos_after_spring,
-        ENTRY_SETUP: spring_score >= ENTRY_SETUP_MIN_SPRING and bc_score < ENTRY_SETUP_MAX_BC,
+        ENTRY_SETUP: (spring_score >= ENTRY_SETUP_MIN_SPRING) & (bc_score < ENTRY_SETUP_MAX_BC),
     }
+
+
+def interpret_signal(
+    spring_score: float, bc_score: float, sos_after_spring: bool, sow: bool
+) -> str | None:
+    """The signal of one ticker-day from its scores and active event flags (precedence order)."""
+    rules = signal_rules(spring_score, bc_score, sos_after_spring, sow)
     return next((name for name in SIGNAL_PRECEDENCE if rules[name]), None)
 
 
@@ -59,18 +70,16 @@ def wyckoff_signals(
     sos_after_spring_bars: np.ndarray,
     sow_bars: np.ndarray,
 ) -> np.ndarray:
-    """Signal per bar (object array, None where no rule holds), vectorized ``interpret_signal``."""
+    """Signal per bar (object array, None where no rule holds): ``signal_rules`` on arrays, with
+    each event signal held for SIGNAL_HOLD_BARS bars."""
     n = len(bc_score)
-    spring_score = np.asarray(spring_score)
-    bc_score = np.asarray(bc_score)
-    conditions = {
-        EXIT_NOW: bc_score >= EXIT_NOW_MIN_BC,
-        REDUCE: held(sow_bars, n),
-        PREPARE_EXIT: bc_score >= PREPARE_EXIT_MIN_BC,
-        STRONG_ENTRY: held(sos_after_spring_bars, n),
-        ENTRY_SETUP: (spring_score >= ENTRY_SETUP_MIN_SPRING) & (bc_score < ENTRY_SETUP_MAX_BC),
-    }
+    rules = signal_rules(
+        np.asarray(spring_score),
+        np.asarray(bc_score),
+        held(sos_after_spring_bars, n),
+        held(sow_bars, n),
+    )
     signal = np.full(n, None, dtype=object)
     for name in reversed(SIGNAL_PRECEDENCE):
-        signal[conditions[name]] = name
+        signal[rules[name]] = name
     return signal

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from chain_factory import build_chain, hand_chain
+from helpers.chains import build_chain, hand_chain
 from scipy.optimize import brentq
 from scipy.stats import norm
 

@@ -1,25 +1,21 @@
 """Tests for kapman_assets.analytics.indicators against TA-Lib called directly and numpy."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import talib
-from talib import abstract
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # repo root, for tests.*
-
-from kapman_assets.analytics import indicators as ind  # noqa: E402
-from kapman_assets.analytics import series  # noqa: E402
-from tests.fixtures_loader import (  # noqa: E402
+from helpers.real_data import (
     AAPL_SPLITS,
     load_bokeh,
     load_bokeh_long,
     load_spy,
 )
+from talib import abstract
+
+from kapman_assets.analytics import indicators as ind
+from kapman_assets.analytics import series
 
 NAMED = [
     "rsi_14", "macd_line", "macd_signal", "macd_histogram", "stoch_k", "stoch_d", "mfi_14",

@@ -2,18 +2,14 @@
 
 import math
 import statistics
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.real_data import AAPL_SPLITS, load_bokeh, load_bokeh_long, load_spy
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # repo root, for tests.*
-
-from kapman_assets.analytics import price_metrics as pm  # noqa: E402
-from kapman_assets.analytics import series  # noqa: E402
-from tests.fixtures_loader import AAPL_SPLITS, load_bokeh, load_bokeh_long, load_spy  # noqa: E402
+from kapman_assets.analytics import price_metrics as pm
+from kapman_assets.analytics import series
 
 VOLUMES = [
     1200.0, 900.0, 1500.0, 1100.0, 1300.0, 800.0, 1000.0, 1700.0, 950.0, 1250.0,

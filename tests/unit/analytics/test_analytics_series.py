@@ -1,17 +1,10 @@
 """Tests for kapman_assets.analytics.series: split adjustment, gap rule, illiquid flags."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import talib
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # repo root, for tests.*
-
-from kapman_assets.analytics import series  # noqa: E402
-from tests.fixtures_loader import (  # noqa: E402
+from helpers.real_data import (
     AAPL_CRASH_DATE,
     AAPL_SPLITS,
     load_bokeh,
@@ -20,8 +13,10 @@ from tests.fixtures_loader import (  # noqa: E402
     load_spy,
 )
 
-BARS = ["open", "high", "low", "close", "volume"]
-PRICES = ["open", "high", "low", "close"]
+from kapman_assets.analytics import series
+
+BARS = list(series.BAR_COLUMNS)
+PRICES = list(series.PRICE_COLUMNS)
 SPLIT_1 = pd.Timestamp("2000-06-21")
 SPLIT_2 = pd.Timestamp("2005-02-28")
 VENDOR_DIVIDENDS_START = pd.Timestamp("2012-08-09")  # AAPL's first ex-dividend date in range

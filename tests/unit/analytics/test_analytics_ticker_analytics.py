@@ -2,7 +2,7 @@
 
 import numpy as np
 import pandas as pd
-from fixtures_loader import AAPL_SPLITS, load_bokeh_long
+from helpers.real_data import AAPL_SPLITS, load_bokeh_long
 
 from kapman_assets.analytics import series
 from kapman_assets.analytics.indicators import compute_indicators

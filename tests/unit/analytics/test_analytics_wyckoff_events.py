@@ -1,30 +1,23 @@
-"""Wyckoff inputs, event detection and phases on hand-crafted bars (see wyckoff_factory)."""
-
-import sys
-from pathlib import Path
+"""Wyckoff inputs, event detection and phases on hand-crafted bars (see helpers.wyckoff_bars)."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import wyckoff_bars as wb
+from helpers.real_data import load_spy
 from scipy.stats import percentileofscore
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the factory module
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # repo root, for tests.*
-
-import wyckoff_factory as wf  # noqa: E402
-
-from kapman_assets.analytics.wyckoff import analyze_wyckoff  # noqa: E402
-from kapman_assets.analytics.wyckoff.events import (  # noqa: E402
+from kapman_assets.analytics.wyckoff import analyze_wyckoff
+from kapman_assets.analytics.wyckoff.events import (
     AR_CONFIRM_MAX_BARS,
     CAUSALITY_LAG_BARS,
     PIVOT_LAG_BARS,
     detect_events,
 )
-from kapman_assets.analytics.wyckoff.inputs import compute_inputs, wyckoff_inputs  # noqa: E402
-from kapman_assets.analytics.wyckoff.phases import wyckoff_phases  # noqa: E402
-from tests.fixtures_loader import load_spy  # noqa: E402
+from kapman_assets.analytics.wyckoff.inputs import compute_inputs, wyckoff_inputs
+from kapman_assets.analytics.wyckoff.phases import wyckoff_phases
 
-M = wf.MARKS
+M = wb.MARKS
 ACCUMULATION_EVENTS = [
     ("SC", M["sc"], M["sc"]),
     ("AR", M["ar"], M["ar_high"]),
@@ -56,7 +49,7 @@ def spy_tail() -> pd.DataFrame:
 # --- inputs ---------------------------------------------------------------------------------
 def test_atr_is_wilder_atr14_of_the_previous_bar(spy_tail):
     high, low, close = (spy_tail[k].to_numpy() for k in ("high", "low", "close"))
-    expected = np.r_[np.nan, wf.wilder_atr(high, low, close)[:-1]]
+    expected = np.r_[np.nan, wb.wilder_atr(high, low, close)[:-1]]
     got = wyckoff_inputs(spy_tail)["atr"].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-10, equal_nan=True)
     assert np.isnan(got[14]) and np.isfinite(got[15])
@@ -64,7 +57,7 @@ def test_atr_is_wilder_atr14_of_the_previous_bar(spy_tail):
 
 def test_rv_is_volume_over_the_prior_50_bar_mean(spy_tail):
     v = spy_tail["volume"].to_numpy()
-    expected = v / wf.prior_mean(v, 50)
+    expected = v / wb.prior_mean(v, 50)
     np.testing.assert_allclose(wyckoff_inputs(spy_tail)["rv"], expected, rtol=1e-9, equal_nan=True)
 
 
@@ -77,17 +70,17 @@ def test_vp_is_the_percentile_rank_among_the_prior_250_volumes(spy_tail):
 
 
 def test_vp_counts_ties_half_and_the_factory_climax_sits_on_095():
-    v = wf.accumulation()["volume"].to_numpy()
-    vp = wyckoff_inputs(wf.accumulation())["vp"].to_numpy()
+    v = wb.accumulation()["volume"].to_numpy()
+    vp = wyckoff_inputs(wb.accumulation())["vp"].to_numpy()
     assert vp[M["sc"]] == pytest.approx(238 / 250)  # above 237 x 1e6-ish volumes and 1 spike
-    assert v[299] == wf.BASE_VOLUME and vp[299] < 0.5  # a baseline volume among its equals
-    low_vp = wyckoff_inputs(wf.accumulation(b360=(82.0, 85.2, 83.0, wf.SC_VOLUME_BELOW_VP)))
+    assert v[299] == wb.BASE_VOLUME and vp[299] < 0.5  # a baseline volume among its equals
+    low_vp = wyckoff_inputs(wb.accumulation(b360=(82.0, 85.2, 83.0, wb.SC_VOLUME_BELOW_VP)))
     assert low_vp["vp"].iat[M["sc"]] == pytest.approx(237 / 250)
 
 
 def test_spr_and_cp_including_a_flat_bar():
-    rows = wf.baseline(300) + [(99.0, 101.0, 100.5, 1e6), (100.0, 100.0, 100.0, 1e6)]
-    inputs = wyckoff_inputs(wf.bars_frame(rows))
+    rows = wb.baseline(300) + [(99.0, 101.0, 100.5, 1e6), (100.0, 100.0, 100.0, 1e6)]
+    inputs = wyckoff_inputs(wb.bars_frame(rows))
     assert inputs["spr"].iat[300] == pytest.approx(2.0 / 1.0)  # ATR of the quiet bars is 1.0
     assert inputs["cp"].iat[300] == pytest.approx(1.5 / 2.0)
     assert inputs["cp"].iat[301] == 0.5  # H = L
@@ -122,14 +115,14 @@ def test_inputs_are_causal(spy_tail):
 
 
 def test_nan_bars_are_rejected():
-    bars = wf.accumulation()
+    bars = wb.accumulation()
     bars.iloc[100, bars.columns.get_loc("close")] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         analyze_wyckoff(bars)
 
 
 def test_unsorted_or_incomplete_bars_are_rejected():
-    bars = wf.accumulation()
+    bars = wb.accumulation()
     with pytest.raises(ValueError, match="sorted"):
         analyze_wyckoff(bars.iloc[::-1])
     with pytest.raises(ValueError, match="volume"):
@@ -137,48 +130,48 @@ def test_unsorted_or_incomplete_bars_are_rejected():
 
 
 def test_short_series_yield_no_events():
-    out = analyze_wyckoff(wf.accumulation().iloc[:200])
+    out = analyze_wyckoff(wb.accumulation().iloc[:200])
     assert out["events"].map(len).sum() == 0 and out["wyckoff_phase"].isna().all()
-    assert len(analyze_wyckoff(wf.accumulation().iloc[:0])) == 0
+    assert len(analyze_wyckoff(wb.accumulation().iloc[:0])) == 0
 
 
 # --- the eight events: positive and negative cases --------------------------------------------
 def test_accumulation_schematic_yields_exactly_its_six_events():
-    assert events_of(wf.accumulation()) == ACCUMULATION_EVENTS
+    assert events_of(wb.accumulation()) == ACCUMULATION_EVENTS
 
 
 def test_sc_needs_volume_percentile_095():
-    below = wf.accumulation(b360=(82.0, 85.2, 83.0, wf.SC_VOLUME_BELOW_VP))  # VP 0.948
+    below = wb.accumulation(b360=(82.0, 85.2, 83.0, wb.SC_VOLUME_BELOW_VP))  # VP 0.948
     assert events_of(below) == []
 
 
 def test_ar_is_reported_on_its_confirmation_bar_with_the_rally_high_as_pivot():
-    state = state_of(wf.accumulation())
+    state = state_of(wb.accumulation())
     assert np.isnan(state["range_resistance"][M["ar"] - 1])
-    assert state["range_resistance"][M["ar"]] == wf.RESISTANCE  # H_A of bar 365
-    assert state["range_support"][M["sc"]] == wf.SUPPORT
+    assert state["range_resistance"][M["ar"]] == wb.RESISTANCE  # H_A of bar 365
+    assert state["range_support"][M["sc"]] == wb.SUPPORT
 
 
 def test_ar_needs_its_high_at_least_3_bars_after_the_sc():
     # the rally's highest high on bar 363 (3 bars after the SC), a close below its low next bar
-    on_time = wf.accumulation(b363=(83.9, 88.6, 84.4, 1e6), b364=wf.quiet(83.6))
+    on_time = wb.accumulation(b363=(83.9, 88.6, 84.4, 1e6), b364=wb.quiet(83.6))
     assert events_of(on_time)[:2] == [("SC", 360, 360), ("AR", 364, 363)]
     # the same one bar earlier (2 bars after the SC): no valid bar A, the range is abandoned
-    early = wf.accumulation(b362=(83.4, 88.6, 83.9, 1e6), b363=wf.quiet(83.2))
+    early = wb.accumulation(b362=(83.4, 88.6, 83.9, 1e6), b363=wb.quiet(83.2))
     assert events_of(early) == [("SC", 360, 360)]
 
 
 def test_ar_confirmation_lag_is_bounded():
-    late = {f"b{t}": (87.0, 88.0, 87.5, wf.BASE_VOLUME) for t in range(366, 368)}
-    codes = events_of(wf.accumulation(**late))
+    late = {f"b{t}": (87.0, 88.0, 87.5, wb.BASE_VOLUME) for t in range(366, 368)}
+    codes = events_of(wb.accumulation(**late))
     assert ("AR", 368, M["ar_high"]) in codes  # close 86.2 < L_A = 87.0, 3 bars after A
-    too_late = {f"b{t}": (87.0, 88.0, 87.5, wf.BASE_VOLUME) for t in range(366, 371)}
+    too_late = {f"b{t}": (87.0, 88.0, 87.5, wb.BASE_VOLUME) for t in range(366, 371)}
     assert AR_CONFIRM_MAX_BARS == 5  # bar 371 is 6 bars after A: too late
-    assert events_of(wf.accumulation(**too_late)) == [("SC", M["sc"], M["sc"])]
+    assert events_of(wb.accumulation(**too_late)) == [("SC", M["sc"], M["sc"])]
 
 
 def test_st_needs_lower_volume_than_the_climax():
-    loud = wf.accumulation(b372=(82.4, 84.6, 83.6, 1_600_000.0))  # RV 1.57 > 0.7 * 2.05
+    loud = wb.accumulation(b372=(82.4, 84.6, 83.6, 1_600_000.0))  # RV 1.57 > 0.7 * 2.05
     codes = events_of(loud)
     assert ("ST", M["st"], M["st"]) not in codes
     assert not any(code == "SPRING" for code, _, _ in codes)  # a spring needs an ST first
@@ -189,61 +182,61 @@ def test_st_needs_lower_volume_than_the_climax():
 )
 def test_st_band_is_support_minus_half_to_plus_one_atr(low, is_st):
     # ATR at bar 372 is 1.204 (hand Wilder): the band is [81.40, 83.20]
-    bars = wf.accumulation(b372=(low, 84.6, 83.6, 900_000.0))
+    bars = wb.accumulation(b372=(low, 84.6, 83.6, 900_000.0))
     high, low_, close = (bars[k].to_numpy() for k in ("high", "low", "close"))
-    atr = wf.wilder_atr(high, low_, close)[371]
-    assert (wf.SUPPORT - 0.5 * atr <= low <= wf.SUPPORT + atr) == is_st
+    atr = wb.wilder_atr(high, low_, close)[371]
+    assert (wb.SUPPORT - 0.5 * atr <= low <= wb.SUPPORT + atr) == is_st
     assert (("ST", 372, 372) in events_of(bars)) == is_st
 
 
 def test_spring_needs_a_shallow_penetration():
-    deep = wf.accumulation(b386=(79.6, 84.0, 83.4, 700_000.0))  # 2.4 below support: > 1.5 ATR
+    deep = wb.accumulation(b386=(79.6, 84.0, 83.4, 700_000.0))  # 2.4 below support: > 1.5 ATR
     assert not any(code == "SPRING" for code, _, _ in events_of(deep))
 
 
 def test_spring_needs_a_close_back_above_support_within_two_bars():
-    no_recovery = wf.accumulation(
+    no_recovery = wb.accumulation(
         b386=(81.4, 84.0, 81.8, 700_000.0),
         b387=(81.5, 82.3, 81.9, 900_000.0),
         b388=(81.5, 82.3, 81.9, 900_000.0),
     )
     assert not any(code == "SPRING" for code, _, _ in events_of(no_recovery))
-    late_recovery = wf.accumulation(
+    late_recovery = wb.accumulation(
         b386=(81.4, 84.0, 81.8, 700_000.0), b387=(81.5, 82.3, 81.9, 900_000.0)
     )
     assert ("SPRING", 388, 386) in events_of(late_recovery)  # bar 388 closes at 83.3
 
 
 def test_test_needs_lower_volume_than_the_spring():
-    loud = wf.accumulation(b389=(82.3, 83.1, 82.9, 800_000.0))  # RV 0.85 > RV_spring 0.74
+    loud = wb.accumulation(b389=(82.3, 83.1, 82.9, 800_000.0))  # RV 0.85 > RV_spring 0.74
     assert not any(code == "TEST" for code, _, _ in events_of(loud))
 
 
 def test_sos_needs_a_close_in_the_upper_part_of_the_bar():
-    low_close = wf.accumulation(b395=(*wf.SOS_ROW[:2], wf.SOS_WEAK_CLOSE, wf.SOS_ROW[3]))
+    low_close = wb.accumulation(b395=(*wb.SOS_ROW[:2], wb.SOS_WEAK_CLOSE, wb.SOS_ROW[3]))
     assert events_of(low_close) == ACCUMULATION_EVENTS[:-1]
 
 
 def test_distribution_mirror_yields_bc_ar_st_upthrust_test_sow():
     expected = [(DISTRIBUTION_CODES.get(code, code), b, p) for code, b, p in ACCUMULATION_EVENTS]
-    assert events_of(wf.distribution()) == expected
-    state = state_of(wf.distribution())
-    assert state["range_resistance"][M["sc"]] == wf.MIRROR_AXIS - wf.SUPPORT
-    assert state["range_support"][M["ar"]] == wf.MIRROR_AXIS - wf.RESISTANCE
+    assert events_of(wb.distribution()) == expected
+    state = state_of(wb.distribution())
+    assert state["range_resistance"][M["sc"]] == wb.MIRROR_AXIS - wb.SUPPORT
+    assert state["range_support"][M["ar"]] == wb.MIRROR_AXIS - wb.RESISTANCE
 
 
 def test_bc_needs_volume_percentile_095():
-    below = wf.distribution(b360=(82.0, 85.2, 83.0, wf.SC_VOLUME_BELOW_VP))
+    below = wb.distribution(b360=(82.0, 85.2, 83.0, wb.SC_VOLUME_BELOW_VP))
     assert events_of(below) == []
 
 
 def test_sow_needs_a_close_in_the_lower_part_of_the_bar():
-    high_close = wf.distribution(b395=(*wf.SOS_ROW[:2], wf.SOS_WEAK_CLOSE, wf.SOS_ROW[3]))
+    high_close = wb.distribution(b395=(*wb.SOS_ROW[:2], wb.SOS_WEAK_CLOSE, wb.SOS_ROW[3]))
     assert not any(code == "SOW" for code, _, _ in events_of(high_close))  # CP 0.41 > 0.4
 
 
 def test_sow_after_a_failed_spring_ends_the_accumulation_range():
-    failed = wf.accumulation(
+    failed = wb.accumulation(
         b390=(80.7, 81.7, 81.2, 900_000.0),  # close < spring low 81.4: the spring failed
         b391=(80.8, 82.4, 81.0, 1_800_000.0),  # C < 82, spread 1.6, RV 1.9, CP 0.125
     )
@@ -257,37 +250,37 @@ def test_sow_after_a_failed_spring_ends_the_accumulation_range():
 
 
 def test_sc_before_the_ar_is_replaced_by_a_lower_climax():
-    relapse = wf.accumulation(b362=(80.5, 83.9, 81.0, 3_500_000.0))
+    relapse = wb.accumulation(b362=(80.5, 83.9, 81.0, 3_500_000.0))
     codes = events_of(relapse)
     assert codes[:3] == [("SC", 360, 360), ("SC", 362, 362), ("AR", 366, 365)]
     assert state_of(relapse)["range_support"][366] == 80.5
 
 
 def test_breakdown_without_spring_resets_the_range():
-    broken = wf.accumulation(b380=(79.0, 84.0, 79.5, 900_000.0))  # close < 82 - 1.5 ATR
+    broken = wb.accumulation(b380=(79.0, 84.0, 79.5, 900_000.0))  # close < 82 - 1.5 ATR
     state = state_of(broken)
     assert state["range_kind"][379] == 1 and state["range_kind"][380] == 0
 
 
 def test_range_resets_after_250_bars():
-    rows = wf.accumulation_rows()[: M["spring"]] + [wf.quiet(85.0, 800_000.0)] * 300
-    state = state_of(wf.bars_frame(rows))
+    rows = wb.accumulation_rows()[: M["spring"]] + [wb.quiet(85.0, 800_000.0)] * 300
+    state = state_of(wb.bars_frame(rows))
     last = M["sc"] + 250
     assert state["range_kind"][last - 1] == 1 and state["range_kind"][last] == 0
 
 
 def test_markup_ends_when_price_closes_back_inside_the_range():
-    falling = [wf.quiet(c) for c in np.arange(93.7, 87.0, -0.5)]  # from bar 410
-    rows = wf.accumulation_rows()[:410] + falling
-    phase = analyze_wyckoff(wf.bars_frame(rows))["wyckoff_phase"].to_numpy()
-    first_inside = 410 + int(np.argmax(np.arange(93.7, 87.0, -0.5) <= wf.RESISTANCE))
+    falling = [wb.quiet(c) for c in np.arange(93.7, 87.0, -0.5)]  # from bar 410
+    rows = wb.accumulation_rows()[:410] + falling
+    phase = analyze_wyckoff(wb.bars_frame(rows))["wyckoff_phase"].to_numpy()
+    first_inside = 410 + int(np.argmax(np.arange(93.7, 87.0, -0.5) <= wb.RESISTANCE))
     assert phase[409] == "E" and phase[first_inside - 1] == "E"
     assert phase[first_inside] is None
 
 
 # --- phases ---------------------------------------------------------------------------------
 def expected_phases() -> list:
-    """Hand-derived labels for bars 355-419 of the schematic (module doc of wyckoff_factory)."""
+    """Hand-derived labels for bars 355-419 of the schematic (helpers.wyckoff_bars module doc)."""
     first_b = M["st"] + 10  # B starts 10 bars after the first ST
     return (
         [None] * 5
@@ -299,17 +292,17 @@ def expected_phases() -> list:
     )
 
 
-@pytest.mark.parametrize("builder", [wf.accumulation, wf.distribution])
+@pytest.mark.parametrize("builder", [wb.accumulation, wb.distribution])
 def test_phase_progression_a_b_c_d_e(builder):
     phase = wyckoff_phases(state_of(builder()))
     assert list(phase[355:420]) == expected_phases()
 
 
 def test_phase_confidence_by_hand():
-    bars = wf.accumulation()
+    bars = wb.accumulation()
     out = analyze_wyckoff(bars)
     high, low, close = (bars[k].to_numpy() for k in ("high", "low", "close"))
-    atr = np.r_[np.nan, wf.wilder_atr(high, low, close)[:-1]]
+    atr = np.r_[np.nan, wb.wilder_atr(high, low, close)[:-1]]
     q_sc = (min(1.0, 2.05 / 3.0) + min(1.0, (85.2 - 82.0) / atr[360] / 2.0)) / 2.0
     q_ar = min(1.0, (88.3 - 82.0) / atr[365] / 3.0)
     # phase A expects SC (.25) and AR (.15)
@@ -326,7 +319,7 @@ def test_documented_lags():
     assert PIVOT_LAG_BARS == AR_CONFIRM_MAX_BARS == 5
 
 
-@pytest.mark.parametrize("builder", [wf.accumulation, wf.distribution])
+@pytest.mark.parametrize("builder", [wb.accumulation, wb.distribution])
 def test_appending_bars_changes_no_earlier_output(builder):
     bars = builder()
     full = analyze_wyckoff(bars)

@@ -1,38 +1,21 @@
 """The Wyckoff engine on real data: SPY 1993-2021 and the bokeh stocks (tests/fixtures)."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.real_data import AAPL_SPLITS, SPY_CLIMAX_MONTHS, load_bokeh_long, load_spy
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # repo root, for tests.*
-
-from kapman_assets.analytics import series  # noqa: E402
-from kapman_assets.analytics.wyckoff import (  # noqa: E402
+from kapman_assets.analytics import series
+from kapman_assets.analytics.wyckoff import (
     OUTPUT_COLUMNS,
     analyze_wyckoff,
     analyze_wyckoff_long,
 )
-from kapman_assets.analytics.wyckoff.events import EVENT_CODES  # noqa: E402
-from tests.fixtures_loader import AAPL_SPLITS, load_bokeh_long, load_spy  # noqa: E402
+from kapman_assets.analytics.wyckoff.events import EVENT_CODES
 
-WINDOW_SESSIONS = 5
-# DOMAIN.md: the SC rule fires within 5 sessions of every true climax low of SPY 1993-2021
-CLIMAX_MONTHS = (
-    "1998-08",
-    "2001-09",
-    "2002-07",
-    "2002-10",
-    "2008-10",
-    "2008-11",
-    "2011-08",
-    "2015-08",
-    "2018-12",
-    "2020-03",
-)
+WINDOW_SESSIONS = 5  # docs/domain.md, "Wyckoff": the SC fires within 5 sessions of each low
 TEST_NOT_CLIMAX_LOWS = ("2009-03-06",)  # a classic test, not a climax: no SC
 CAUSALITY_CUTS = ("2008-10-13", "2011-08-10", "2015-08-26", "2018-12-20", "2020-03-19")
 
@@ -68,7 +51,7 @@ def test_no_sc_near_the_2009_test_low(spy_out):
         assert sessions_to_nearest_sc(spy_out, pd.Timestamp(day)) > WINDOW_SESSIONS
 
 
-@pytest.mark.parametrize("month", CLIMAX_MONTHS)
+@pytest.mark.parametrize("month", SPY_CLIMAX_MONTHS)
 def test_sc_near_every_domain_climax_low(spy, spy_out, month):
     low_day = spy.loc[month, "low"].idxmin()
     assert sessions_to_nearest_sc(spy_out, low_day) <= WINDOW_SESSIONS

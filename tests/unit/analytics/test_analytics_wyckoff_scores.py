@@ -1,20 +1,14 @@
-"""BC score, Spring score, composite score and signals, worked out by hand from DOMAIN.md."""
-
-import sys
-from pathlib import Path
+"""BC score, Spring score, composite score and signals, worked out by hand from docs/wyckoff.md."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import wyckoff_bars as wb
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the factory module
-
-import wyckoff_factory as wf  # noqa: E402
-
-from kapman_assets.analytics.wyckoff import analyze_wyckoff  # noqa: E402
-from kapman_assets.analytics.wyckoff.events import detect_events  # noqa: E402
-from kapman_assets.analytics.wyckoff.inputs import compute_inputs  # noqa: E402
-from kapman_assets.analytics.wyckoff.scores import (  # noqa: E402
+from kapman_assets.analytics.wyckoff import analyze_wyckoff
+from kapman_assets.analytics.wyckoff.events import detect_events
+from kapman_assets.analytics.wyckoff.inputs import compute_inputs
+from kapman_assets.analytics.wyckoff.scores import (
     BC_RSI_EDGES,
     BC_RV_EDGES,
     BC_SPREAD_EDGES,
@@ -29,14 +23,14 @@ from kapman_assets.analytics.wyckoff.scores import (  # noqa: E402
     spring_score,
     spring_score_components,
 )
-from kapman_assets.analytics.wyckoff.signals import (  # noqa: E402
+from kapman_assets.analytics.wyckoff.signals import (
     SIGNAL_HOLD_BARS,
     interpret_signal,
     wyckoff_signals,
 )
 
-M = wf.MARKS
-BC = wf.BC_CANDIDATE
+M = wb.MARKS
+BC = wb.BC_CANDIDATE
 
 
 def scored(bars: pd.DataFrame) -> tuple[dict, dict]:
@@ -46,7 +40,7 @@ def scored(bars: pd.DataFrame) -> tuple[dict, dict]:
     return bc_score_components(inputs, events), spring_score_components(inputs, events, state)
 
 
-# --- bucket tables (DOMAIN.md) ----------------------------------------------------------------
+# --- bucket tables (docs/wyckoff.md, "Scores") -------------------------------------------------
 def test_rv_buckets_follow_the_domain_table():
     # RV (<1.5 / 1.5 / 2 / 2.5 / >=3.5): each edge belongs to the higher bucket
     rv = [1.49, 1.5, 1.99, 2.0, 2.49, 2.5, 3.49, 3.5, 9.0, np.nan]
@@ -111,7 +105,7 @@ def test_divergence_peak_must_be_at_least_5_bars_back():
 # --- BC score on the hand-crafted run-up ----------------------------------------------------
 @pytest.fixture(scope="module")
 def bc_fixture():
-    bars = wf.bars_frame(wf.bc_rows())
+    bars = wb.bars_frame(wb.bc_rows())
     return bars, scored(bars)[0]
 
 
@@ -124,7 +118,7 @@ def test_bc_candidate_components_by_hand(bc_fixture):
     extension = (close[BC] - close[BC - 19 : BC + 1].mean()) / atr
     log_returns = np.log(close[BC - 19 : BC + 1] / close[BC - 20 : BC])
     runup = np.log(close[BC] / close[BC - 20]) / (np.std(log_returns, ddof=1) * np.sqrt(20))
-    rsi = wf.wilder_rsi(close)
+    rsi = wb.wilder_rsi(close)
     cp = (close[BC] - low[BC]) / (high[BC] - low[BC])
     assert 2.0 <= rv < 2.5  # rv 2
     assert 1.7 <= spr < 2.2  # spread 3
@@ -154,7 +148,7 @@ def test_bc_score_is_the_sum_and_expires_after_20_bars(bc_fixture):
 
 
 def test_bc_confirmation_by_upthrust_and_sow():
-    components, _ = scored(wf.distribution())
+    components, _ = scored(wb.distribution())
     # the UPTHRUST bar (386) makes a new 60-bar high: it is the latest candidate itself
     assert components["bc_candidate_bar"][M["spring"]] == M["spring"]
     assert components["confirmation"][M["spring"]] == 3  # failed upthrust
@@ -165,12 +159,12 @@ def test_bc_confirmation_by_upthrust_and_sow():
 def spring_inputs(bars: pd.DataFrame, bar: int) -> tuple[float, float]:
     """(penetration in ATR, RV) of a spring bar, by hand."""
     high, low, close, volume = (bars[k].to_numpy() for k in ("high", "low", "close", "volume"))
-    atr = wf.wilder_atr(high, low, close)[bar - 1]
-    return (wf.SUPPORT - low[bar]) / atr, volume[bar] / volume[bar - 50 : bar].mean()
+    atr = wb.wilder_atr(high, low, close)[bar - 1]
+    return (wb.SUPPORT - low[bar]) / atr, volume[bar] / volume[bar - 50 : bar].mean()
 
 
 def test_spring_components_by_hand():
-    bars = wf.accumulation()
+    bars = wb.accumulation()
     depth, rv = spring_inputs(bars, M["spring"])
     cp = (83.4 - 81.4) / (84.0 - 81.4)
     assert 0.5 < depth <= 1.0 and rv <= 0.8 and cp >= 0.7
@@ -197,7 +191,7 @@ def test_spring_components_by_hand():
     ],
 )
 def test_spring_component_variants(overrides, expected):
-    bars = wf.accumulation(**overrides)
+    bars = wb.accumulation(**overrides)
     depth, rv = spring_inputs(bars, M["spring"])
     name, points = next(iter(expected.items()))
     if name == "depth":
@@ -210,7 +204,7 @@ def test_spring_component_variants(overrides, expected):
 
 
 def test_spring_score_drops_when_the_spring_fails():
-    failed = wf.accumulation(b390=(80.7, 81.7, 81.2, 900_000.0))  # close < spring low 81.4
+    failed = wb.accumulation(b390=(80.7, 81.7, 81.2, 900_000.0))  # close < spring low 81.4
     _, spring = scored(failed)
     assert spring["spring_bar"][389] == M["spring"] and spring["spring_bar"][390] == -1
 
@@ -224,7 +218,7 @@ def test_composite_score_identities():
 
 
 def test_output_scores_are_consistent():
-    out = analyze_wyckoff(wf.accumulation())
+    out = analyze_wyckoff(wb.accumulation())
     np.testing.assert_allclose(
         out["composite_score"], 100 * (out["spring_score"] / 12 - out["bc_score"] / 28)
     )
@@ -269,15 +263,15 @@ def test_vectorized_signals_match_the_scalar_rule_and_hold_5_bars():
 
 
 def test_schematic_signals():
-    signal = analyze_wyckoff(wf.accumulation())["signal"].to_numpy()
+    signal = analyze_wyckoff(wb.accumulation())["signal"].to_numpy()
     assert signal[M["spring"]] == "ENTRY_SETUP"  # Spring 10, BC 0
     assert list(signal[M["sos"] : M["sos"] + 5]) == ["STRONG_ENTRY"] * 5
-    dist = analyze_wyckoff(wf.distribution())["signal"].to_numpy()
+    dist = analyze_wyckoff(wb.distribution())["signal"].to_numpy()
     assert dist[M["sos"]] == "REDUCE"
 
 
 # --- causality ------------------------------------------------------------------------------
-@pytest.mark.parametrize("bars", [wf.bars_frame(wf.bc_rows()), wf.distribution()])
+@pytest.mark.parametrize("bars", [wb.bars_frame(wb.bc_rows()), wb.distribution()])
 def test_score_components_are_causal(bars):
     full_bc, full_spring = scored(bars)
     for cut in range(300, len(bars), 7):
