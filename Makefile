@@ -31,6 +31,6 @@ bench: $(STAMP)  ## performance figures (see benchmarks/ and README › Performa
 db-stop: $(STAMP)
 	$(BIN)/kapman db stop
 
-clean:
-	-$(BIN)/kapman db stop
+clean:  ## delete the embedded database (wherever it lives), the venv and .kapman
+	-$(BIN)/kapman db destroy --yes
 	rm -rf .kapman $(VENV)

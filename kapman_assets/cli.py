@@ -7,6 +7,7 @@ uses `kapman_resources` below it; nothing below imports it.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -92,6 +93,17 @@ def db_status() -> None:
         sys.exit(3)
 
 
+@db.command("destroy")
+@click.option("--yes", is_flag=True, help="Confirm: every table of the warehouse is deleted.")
+def db_destroy(yes: bool) -> None:
+    """Stop the embedded server and delete its data (and its copy of the server binaries)."""
+    server = _embedded_or_fail()
+    if not yes:
+        _fail(f"this deletes {server.data_dir}: run `kapman db destroy --yes` to confirm")
+    server.destroy()
+    click.echo(f"deleted {server.data_dir}")
+
+
 @db.command("url")
 def db_url() -> None:
     """Print the warehouse URL (password redacted for an external server)."""
@@ -141,10 +153,29 @@ def _prepare_flat_files(settings, through) -> None:
     click.echo(f"  {done or 'nothing to prepare: read as needed'}")
 
 
-def _run_pipeline() -> tuple[list, bool]:
-    """Run what is missing or stale in every asset the demo owns; then the checks if no run did.
+def _with_verification(steps: list, ohlcv_key, keys: list[str]) -> list:
+    """The plan with the blocking ohlcv checks re-run before any step that builds on stored bars
+    without reloading them (a killed or failed run may have left them unchecked), and the
+    checks of the newest session when no step loads bars at all."""
+    from kapman_assets import catch_up, jobs
 
-    Returns the latest evaluation of each check and whether every run succeeded.
+    if any(ohlcv_key in step.assets for step in steps):
+        return steps
+    out = []
+    for step in steps:
+        if step.job == jobs.daily_job.name:
+            out.append(catch_up.Step(jobs.verify_job.name, (), step.partitions))
+        out.append(step)
+    last_partitioned = max((i for i, s in enumerate(out) if s.partitions), default=-1)
+    out.insert(last_partitioned + 1, catch_up.Step(jobs.checks_job.name, (), (keys[-1],)))
+    return out
+
+
+def _run_pipeline() -> tuple[list, bool]:
+    """Run what is missing or stale in every asset the demo owns, with the checks guarding it.
+
+    Returns the latest evaluation of each check and whether every run succeeded; stops at the
+    first failed run (a failed blocking check fails its run), so nothing builds on bad bars.
     """
     import dagster as dg
 
@@ -155,19 +186,21 @@ def _run_pipeline() -> tuple[list, bool]:
 
     instance = dg.DagsterInstance.get()
     keys = TRADING_DAYS.get_partition_keys()
-    steps = catch_up.plan(instance, defs, [jobs.daily_job, jobs.reference_job], keys)
+    steps = catch_up.plan(instance, defs, jobs.LAYER_JOBS, keys)
     if not any(ohlcv.key in step.assets for step in steps):
-        click.echo(f"all {len(keys)} sessions already loaded: re-running the checks for {keys[-1]}")
-        checks = catch_up.Step(jobs.checks_job.name, (), (keys[-1],))
-        steps.insert(next((i for i, s in enumerate(steps) if s.partitions is None), len(steps)),
-                     checks)  # fmt: skip
+        click.echo(f"ohlcv: all {len(keys)} sessions already loaded")
     evaluations, succeeded = {}, True
-    for step in steps:
-        names = ", ".join(k.to_user_string() for k in step.assets) or "checks"
-        if step.partitions is not None and step.assets:
-            click.echo(f"backfilling {step.partitions[0]} .. {step.partitions[-1]}: {names}"
-                       f" ({len(step.partitions)} session(s) missing or stale, one run)")  # fmt: skip
-        elif step.assets:
+    for step in _with_verification(steps, ohlcv.key, keys):
+        names = ", ".join(k.to_user_string() for k in step.assets)
+        span = f"{step.partitions[0]} .. {step.partitions[-1]}" if step.partitions else ""
+        if step.job == jobs.verify_job.name:
+            click.echo(f"verifying the stored bars {span} before building on them")
+        elif step.job == jobs.checks_job.name:
+            click.echo(f"re-running the checks for {span}")
+        elif step.partitions:
+            click.echo(f"backfilling {span}: {names} ({len(step.partitions)} session(s) missing"
+                       " or stale; one run over the span)")  # fmt: skip
+        else:
             click.echo(f"refreshing {names}")
         started = time.monotonic()
         result = defs.resolve_job_def(step.job).execute_in_process(
@@ -196,9 +229,9 @@ def _summary(url: str, checks: list) -> None:
         click.echo(f"  ohlcv sessions        {sessions:,} ({lo} .. {hi})")
     click.secho("\nAsset checks", bold=True)
     for ev in sorted(checks, key=lambda e: e.check_name):
-        blocking = ev.severity == _error_severity()
+        error = ev.severity == _error_severity()
         mark = click.style("passed", fg="green") if ev.passed else click.style(
-            "FAILED" if blocking else "warning", fg="red" if blocking else "yellow")  # fmt: skip
+            "FAILED" if error else "warning", fg="red" if error else "yellow")  # fmt: skip
         detail = ""
         meta = {k: getattr(v, "value", v) for k, v in ev.metadata.items()}
         if not ev.passed and "missing" in meta:
@@ -224,6 +257,7 @@ def demo() -> None:
     import datetime as dt
 
     from kapman_assets.partitions import TRADING_DAYS
+    from kapman_resources.flatfiles import FlatFileError
 
     settings = _settings()
     runtime = _runtime()
@@ -231,12 +265,19 @@ def demo() -> None:
     click.echo(f"database: {where} ({redact(runtime.database_url)})")
     applied = _migrate(runtime.database_url)
     click.echo(f"migrations: {'applied ' + ', '.join(applied) if applied else 'up to date'}")
-    _prepare_flat_files(settings, dt.date.fromisoformat(TRADING_DAYS.get_last_partition_key()))
+    through = dt.date.fromisoformat(TRADING_DAYS.get_last_partition_key())
+    try:
+        _prepare_flat_files(settings, through)
+    except (FlatFileError, OSError) as exc:
+        _fail(f"cannot prepare the flat files in {settings.flatfiles_dir}: {exc}")
     checks, succeeded = _run_pipeline()
     failed = sorted(e.check_name for e in checks if not e.passed
                     and e.severity == _error_severity())  # fmt: skip
     if succeeded or failed:  # a failed blocking check also fails its run: show the summary
-        _summary(runtime.database_url, checks)
+        try:
+            _summary(runtime.database_url, checks)
+        except DatabaseUnavailable as exc:
+            _fail(str(exc))
     if failed:
         _fail(f"asset check(s) failed: {', '.join(failed)}")
     if not succeeded:
@@ -265,7 +306,7 @@ def env_cmd() -> None:
         "KAPMAN_DAGSTER_STORAGE_URL",
         "DAGSTER_HOME",
     ):
-        click.echo(f"export {name}={os.environ[name]}")
+        click.echo(f"export {name}={shlex.quote(os.environ[name])}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,13 @@ checks_job = dg.define_asset_job(
     description="Re-run the ohlcv asset checks for a session without reloading it.",
 )
 
+verify_job = dg.define_asset_job(
+    "ohlcv_verify",
+    selection=dg.AssetSelection.checks(*ohlcv.OHLCV_BLOCKING_CHECKS),
+    partitions_def=TRADING_DAYS,
+    description="Re-run the blocking ohlcv checks over stored sessions before building on them.",
+)
+
 reference_job = dg.define_asset_job(
     "reference_data",
     selection=dg.AssetSelection.groups(reference_data.GROUP),
@@ -40,6 +47,7 @@ def refresh_reference_after_load(context: dg.RunStatusSensorContext):
     return dg.RunRequest(run_key=context.dagster_run.run_id)
 
 
-JOBS = [daily_job, checks_job, reference_job]
+LAYER_JOBS = [daily_job, reference_job]  # one per layer group, in dependency order
+JOBS = [*LAYER_JOBS, checks_job, verify_job]
 SCHEDULES = [daily_schedule]
 SENSORS = [refresh_reference_after_load]

@@ -60,7 +60,8 @@ def _read_ahead(
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=GROUP,
-    kinds={"postgres", "s3"},
+    io_manager_key="warehouse_io_manager",  # the written table is what downstream layers load
+    kinds={"postgres"},
 )
 def ohlcv(
     context: dg.AssetExecutionContext, flat_files: FlatFilesProvider, warehouse: PostgresResource
@@ -79,7 +80,7 @@ def ohlcv(
     rows, new_tickers, tickers = 0, [], set()
     with (
         warehouse.connect() as symbols,
-        warehouse.write_slice("ohlcv", _date_bounds(context)) as out,
+        warehouse.write_slice(context.asset_key.path[-1], _date_bounds(context)) as out,
     ):
         watchlist = set(watchlist_symbols(symbols))
         symbols.commit()  # each month's new symbols then commit on their own (a real transaction)
@@ -215,7 +216,7 @@ def ohlcv_watchlist_present(context, warehouse: PostgresResource) -> dg.AssetChe
 @dg.asset_check(
     asset=ohlcv,
     name=OHLCV_RETENTION_WINDOW_COMPLETE,
-    additional_deps=[dg.AssetKey("retention_log")],
+    additional_deps=[dg.AssetKey("retention_log")],  # retention.py imports this module
     partitions_def=TRADING_DAYS,
 )
 def ohlcv_retention_window_complete(warehouse: PostgresResource) -> dg.AssetCheckResult:
@@ -253,3 +254,5 @@ OHLCV_CHECKS = [
     ohlcv_watchlist_present,
     ohlcv_retention_window_complete,
 ]
+# the checks that stop downstream work when they fail (their decorators say blocking=True)
+OHLCV_BLOCKING_CHECKS = [c for c in OHLCV_CHECKS if all(s.blocking for s in c.check_specs)]

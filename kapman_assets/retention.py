@@ -36,7 +36,7 @@ def retention_log(
             f"retention {r['table']}: kept >= {r['cutoff']}, dropped {r['partitions_dropped']}"
             f" partition(s), {r['rows_deleted']:,} row(s)"
         )
-    meta = {}
+    meta = {"dagster/table_name": "public.retention_log"}
     for r in results:
         meta[f"{r['table']}_cutoff"] = str(r["cutoff"])
         meta[f"{r['table']}_rows_deleted"] = r["rows_deleted"]

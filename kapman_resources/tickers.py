@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -52,14 +50,6 @@ def refresh_seen(conn: psycopg.Connection, before: dt.date | None = None) -> int
             " s.first) OR t.last_seen IS DISTINCT FROM GREATEST(t.last_seen, s.last))",
             {"before": before},
         ).rowcount
-
-
-def read_reference_tickers(root: Path) -> list[dict]:
-    """Rows of a `/v3/reference/tickers` response saved at root/reference/tickers.json, if any."""
-    path = Path(root) / "reference" / "tickers.json"
-    if not path.exists():
-        return []
-    return json.loads(path.read_text()).get("results", [])
 
 
 def apply_reference(conn: psycopg.Connection, rows: list[dict]) -> int:

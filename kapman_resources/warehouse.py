@@ -46,8 +46,18 @@ class SliceWritten:
     storage: str  # 'plain' | 'partitioned' | 'hypertable'
 
     def metadata(self) -> dict:
-        """Dagster's standard table metadata, plus what the write replaced."""
-        rows = "dagster/partition_row_count" if self.window else "dagster/row_count"
+        """Dagster's standard table metadata, plus what the write replaced.
+
+        A whole-table write gives `dagster/row_count`, a one-session slice
+        `dagster/partition_row_count`. A single-run range has no standard key: Dagster copies a
+        range run's metadata onto every partition, so its rows are `rows_written` (the range's).
+        """
+        if self.window is None:
+            rows = "dagster/row_count"
+        elif (self.window[1] - self.window[0]).days == 1:
+            rows = "dagster/partition_row_count"
+        else:
+            rows = "rows_written"
         return {
             "dagster/table_name": f"public.{self.table}",
             rows: self.rows_written,

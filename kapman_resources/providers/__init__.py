@@ -23,7 +23,7 @@ from kapman_resources.providers.reference import ReferenceProvider, SavedReferen
 from kapman_resources.settings import Settings
 
 __all__ = [
-    "FLAT_FILES",
+    "SOURCES",
     "DemoFlatFiles",
     "FlatFilesProvider",
     "LocalFlatFiles",
@@ -53,22 +53,33 @@ def _s3(settings: Settings) -> S3FlatFiles:
     )
 
 
-# KAPMAN_FLATFILES_SOURCE -> provider (the names are settings.FLATFILES_SOURCES)
-FLAT_FILES: dict[str, Callable[[Settings], FlatFilesProvider]] = {
-    "demo": lambda s: DemoFlatFiles(
-        directory=str(s.flatfiles_dir),
-        tickers=s.demo_tickers,
-        seed=s.demo_seed,
-        start=s.history_start.isoformat(),
-    ),
-    "local": lambda s: LocalFlatFiles(directory=str(s.flatfiles_dir)),
-    "s3": _s3,
+def _saved_reference(settings: Settings) -> SavedReference:
+    return SavedReference(directory=str(settings.flatfiles_dir))
+
+
+# KAPMAN_FLATFILES_SOURCE -> {resource key -> provider} (the names are settings.FLATFILES_SOURCES).
+# A new source (Massive REST, its demo twin) is one entry; a new kind of data is one more key.
+SOURCES: dict[str, dict[str, Callable[[Settings], dg.ConfigurableResource]]] = {
+    "demo": {
+        "flat_files": lambda s: DemoFlatFiles(
+            directory=str(s.flatfiles_dir),
+            tickers=s.demo_tickers,
+            seed=s.demo_seed,
+            start=s.history_start.isoformat(),
+        ),
+        "reference_data": _saved_reference,
+    },
+    "local": {
+        "flat_files": lambda s: LocalFlatFiles(directory=str(s.flatfiles_dir)),
+        "reference_data": _saved_reference,
+    },
+    "s3": {
+        "flat_files": _s3,
+        "reference_data": _saved_reference,  # saved responses, until the REST provider
+    },
 }
 
 
 def providers(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The provider resources for these settings, by resource key."""
-    return {
-        "flat_files": FLAT_FILES[settings.flatfiles_source](settings),
-        "reference_data": SavedReference(directory=str(settings.flatfiles_dir)),
-    }
+    return {key: build(settings) for key, build in SOURCES[settings.flatfiles_source].items()}

@@ -90,23 +90,30 @@ class DemoFlatFiles(LocalFlatFiles):
     start: str = DEFAULT_HISTORY_START
 
     def prepare(self, through: dt.date, progress: Progress | None = None) -> str | None:
-        from kapman_resources.demo_market import write_demo_market
-
         with _DEMO_LOCK:
-            summary = write_demo_market(
-                Path(self.directory),
-                start=dt.date.fromisoformat(self.start),
-                end=through,
-                n_tickers=self.tickers,
-                seed=self.seed,
-                progress=progress,
-            )
-        return f"{summary.files_written} files written, {summary.files_skipped} unchanged"
+            return self._write(through, progress)
 
     def fetch(self, day: dt.date) -> bytes:
-        if not Path(self.where(day)).exists():  # the demo market is generated through today
-            self.prepare(max(day, last_completed_session()))
+        path = Path(self.where(day))
+        if not path.exists():
+            with _DEMO_LOCK:
+                if not path.exists():  # not written meanwhile by another reader
+                    # through the latest session: one simulation serves every later read
+                    self._write(max(day, last_completed_session()))
         return super().fetch(day)
+
+    def _write(self, through: dt.date, progress: Progress | None = None) -> str:
+        from kapman_resources.demo_market import write_demo_market
+
+        summary = write_demo_market(
+            Path(self.directory),
+            start=dt.date.fromisoformat(self.start),
+            end=through,
+            n_tickers=self.tickers,
+            seed=self.seed,
+            progress=progress,
+        )
+        return f"{summary.files_written} files written, {summary.files_skipped} unchanged"
 
 
 class S3FlatFiles(FlatFilesProvider):

@@ -19,7 +19,8 @@ import psycopg
 import pytest
 from helpers.checkout import clone_working_tree
 
-from kapman_resources.embedded_pg import SHARED_ROOT, EmbeddedPostgres
+from kapman_resources.embedded_pg import EmbeddedPostgres
+from kapman_resources.pg_binaries import SHARED_ROOT
 
 
 @pytest.mark.slow

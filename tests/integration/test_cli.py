@@ -22,6 +22,8 @@ def home(tmp_path, monkeypatch):
 
 
 def test_db_lifecycle_and_migrate(home):
+    from kapman_resources.embedded_pg import EmbeddedPostgres
+
     runner = CliRunner()
     assert runner.invoke(main, ["db", "status"]).exit_code == 3
     started = runner.invoke(main, ["db", "start"])
@@ -37,6 +39,12 @@ def test_db_lifecycle_and_migrate(home):
     assert "export DAGSTER_HOME=" in env and "postgresql+psycopg2://" in env
     assert runner.invoke(main, ["db", "stop"]).output.strip() == "stopped"
     assert runner.invoke(main, ["db", "stop"]).output.strip() == "not running"
+    unconfirmed = runner.invoke(main, ["db", "destroy"])
+    assert unconfirmed.exit_code == 1 and "--yes" in unconfirmed.output
+    data_dir = EmbeddedPostgres(home).data_dir
+    assert data_dir.exists()
+    assert runner.invoke(main, ["db", "destroy", "--yes"]).exit_code == 0
+    assert not data_dir.exists() and not (home / "pg.json").exists()
 
 
 def test_db_commands_refuse_an_external_server_without_leaking_its_password(monkeypatch):

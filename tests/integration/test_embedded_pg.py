@@ -152,7 +152,7 @@ def test_a_home_and_binaries_the_system_user_cannot_reach_still_start(tmp_path, 
 
     from kapman_resources import embedded_pg
 
-    wheel_bin = embedded_pg._wheel_bin_dir()
+    wheel_bin = embedded_pg.wheel_bin_dir()
     install, site = wheel_bin.parent, wheel_bin.parent.parent.parent
     private = Path(tempfile.mkdtemp(prefix="kapman-private-"))  # mode 0700
     try:
@@ -160,7 +160,7 @@ def test_a_home_and_binaries_the_system_user_cannot_reach_still_start(tmp_path, 
         for part in (install, site / f"{install.parent.name}.libs"):
             shutil.copytree(part, venv_site / part.relative_to(site), symlinks=True)
         private_bin = venv_site / install.relative_to(site) / "bin"
-        monkeypatch.setattr(embedded_pg, "_wheel_bin_dir", lambda: private_bin)
+        monkeypatch.setattr(embedded_pg, "wheel_bin_dir", lambda: private_bin)
         server = EmbeddedPostgres(private / "checkout" / ".kapman")
         try:
             status = server.start()

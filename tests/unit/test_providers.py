@@ -6,7 +6,7 @@ import pytest
 
 from kapman_resources.flatfiles import FlatFileMissing, day_aggs_key
 from kapman_resources.providers import (
-    FLAT_FILES,
+    SOURCES,
     DemoFlatFiles,
     LocalFlatFiles,
     S3FlatFiles,
@@ -18,8 +18,9 @@ from kapman_resources.settings import FLATFILES_SOURCES, load_settings
 DAY = dt.date(2024, 4, 12)
 
 
-def test_every_source_name_has_exactly_one_provider():
-    assert tuple(FLAT_FILES) == FLATFILES_SOURCES
+def test_every_source_name_has_a_provider_for_every_resource_key():
+    assert tuple(SOURCES) == FLATFILES_SOURCES
+    assert all(set(kinds) == {"flat_files", "reference_data"} for kinds in SOURCES.values())
 
 
 @pytest.mark.parametrize(
