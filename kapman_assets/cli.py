@@ -192,7 +192,8 @@ def _run_pipeline() -> tuple[list, bool]:
     evaluations, succeeded = {}, True
     for step in _with_verification(steps, ohlcv.key, keys):
         names = ", ".join(k.to_user_string() for k in step.assets)
-        span = f"{step.partitions[0]} .. {step.partitions[-1]}" if step.partitions else ""
+        span = " .. ".join(dict.fromkeys([step.partitions[0], step.partitions[-1]])) if (
+            step.partitions) else ""  # fmt: skip
         if step.job == jobs.verify_job.name:
             click.echo(f"verifying the stored bars {span} before building on them")
         elif step.job == jobs.checks_job.name:
@@ -203,9 +204,11 @@ def _run_pipeline() -> tuple[list, bool]:
         else:
             click.echo(f"refreshing {names}")
         started = time.monotonic()
-        result = defs.resolve_job_def(step.job).execute_in_process(
+        job = defs.resolve_job_def(step.job)
+        whole = set(step.assets) >= job.asset_layer.selected_asset_keys
+        result = job.execute_in_process(  # a subset only when needed: it costs seconds to plan
             instance=instance, tags=step.tags(), run_config=CONSOLE_INFO, raise_on_error=False,
-            asset_selection=list(step.assets) or None,
+            asset_selection=None if whole else list(step.assets),
         )  # fmt: skip
         click.echo(f"run {result.run_id[:8]} ({step.job}) "
                    f"{'succeeded' if result.success else 'FAILED'} "
