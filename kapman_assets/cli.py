@@ -232,7 +232,7 @@ def _summary(url: str, checks: list) -> None:
         click.echo(f"  ohlcv sessions        {sessions:,} ({lo} .. {hi})")
     click.secho("\nAsset checks", bold=True)
     for ev in sorted(checks, key=lambda e: e.check_name):
-        error = ev.severity == _error_severity()
+        error = _is_error(ev)
         mark = click.style("passed", fg="green") if ev.passed else click.style(
             "FAILED" if error else "warning", fg="red" if error else "yellow")  # fmt: skip
         detail = ""
@@ -245,10 +245,11 @@ def _summary(url: str, checks: list) -> None:
     click.secho(f"\nDagster UI: `make up`, then open {UI_URL}", bold=True)
 
 
-def _error_severity():
+def _is_error(evaluation) -> bool:
+    """Whether a check evaluation has ERROR severity (its failure fails the command)."""
     import dagster as dg
 
-    return dg.AssetCheckSeverity.ERROR
+    return evaluation.severity == dg.AssetCheckSeverity.ERROR
 
 
 @main.command()
@@ -274,8 +275,7 @@ def demo() -> None:
     except (FlatFileError, OSError) as exc:
         _fail(f"cannot prepare the flat files in {settings.flatfiles_dir}: {exc}")
     checks, succeeded = _run_pipeline()
-    failed = sorted(e.check_name for e in checks if not e.passed
-                    and e.severity == _error_severity())  # fmt: skip
+    failed = sorted(e.check_name for e in checks if not e.passed and _is_error(e))
     if succeeded or failed:  # a failed blocking check also fails its run: show the summary
         try:
             _summary(runtime.database_url, checks)

@@ -83,8 +83,9 @@ def check_window(table: str, frame: pd.DataFrame, window: Window) -> None:
 class SliceWriter:
     """Replaces the rows of `table` in `window` (the whole table when None) in one transaction.
 
-    Call `write` for each frame, then `commit`; `abort` rolls everything back. Nothing is
-    deleted before the first frame has passed the column and window checks.
+    Call `write` for each frame, then `commit` (which also sets `result`); `abort` rolls
+    everything back. Nothing is deleted before the first frame has passed the column and window
+    checks.
     """
 
     def __init__(self, conn: psycopg.Connection, table: str, window: Window | None) -> None:
@@ -93,6 +94,7 @@ class SliceWriter:
         conn.commit()  # end the introspection's implicit transaction
         self._stream: CopyStream | None = None
         self._rows_replaced = 0
+        self.result: SliceWritten | None = None
 
     def write(self, frame: pd.DataFrame) -> None:
         check_columns(frame, self.info)
@@ -108,8 +110,9 @@ class SliceWriter:
             self._begin()
         self._stream.close()
         self.conn.commit()
-        return SliceWritten(self.table, self.window, self._stream.rows, self._rows_replaced,
-                            self.info.storage)  # fmt: skip
+        self.result = SliceWritten(self.table, self.window, self._stream.rows,
+                                   self._rows_replaced, self.info.storage)  # fmt: skip
+        return self.result
 
     def abort(self, error: BaseException) -> None:
         if self._stream is not None:
@@ -170,17 +173,6 @@ def replace_slice(
     return writer.commit()
 
 
-class SliceOutput:
-    """The handle `PostgresResource.write_slice` yields: `write` frames; `result` after the block."""
-
-    def __init__(self, writer: SliceWriter) -> None:
-        self._writer = writer
-        self.result: SliceWritten | None = None
-
-    def write(self, frame: pd.DataFrame) -> None:
-        self._writer.write(frame)
-
-
 class PostgresResource(dg.ConfigurableResource):
     """The Kapman warehouse (PostgreSQL, TimescaleDB when the extension is present)."""
 
@@ -190,17 +182,17 @@ class PostgresResource(dg.ConfigurableResource):
         return connect(self.database_url)
 
     @contextmanager
-    def write_slice(self, table: str, window: Window | None) -> Iterator[SliceOutput]:
-        """Replace a table's slice with every frame written inside the block, in one transaction."""
+    def write_slice(self, table: str, window: Window | None) -> Iterator[SliceWriter]:
+        """Replace a table's slice with every frame written inside the block, in one transaction;
+        the writer's `result` says what was written once the block has ended."""
         with self.connect() as conn:
             writer = SliceWriter(conn, table, window)
-            out = SliceOutput(writer)
             try:
-                yield out
+                yield writer
             except BaseException as exc:
                 writer.abort(exc)
                 raise
-            out.result = writer.commit()
+            writer.commit()
 
 
 def load_table(
