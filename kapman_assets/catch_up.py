@@ -10,7 +10,7 @@ read (the latest materialization's storage id per asset partition).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -63,8 +63,10 @@ def plan(
     defs: dg.Definitions,
     jobs: Sequence[dg.UnresolvedAssetJobDefinition],
     partition_keys: Sequence[str],
+    keys_by_job: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Step]:
-    """The runs that bring every asset of `jobs` up to date over `partition_keys`, in order.
+    """The runs that bring every asset of `jobs` up to date over `partition_keys` (or the job's
+    own keys in `keys_by_job`), in order.
 
     Assets of one job that need exactly the same partitions share a run.
     """
@@ -73,6 +75,7 @@ def plan(
     todo: dict[dg.AssetKey, tuple[str, ...] | None] = {}  # planned partitions (None: whole)
     steps: list[Step] = []
     for job in jobs:
+        keys = (keys_by_job or {}).get(job.name, partition_keys)
         selected = job.selection.resolve(graph)
         for key in (k for k in graph.toposorted_asset_keys if k in selected):
             node = graph.get(key)
@@ -80,7 +83,7 @@ def plan(
                 p for p in node.parent_keys if graph.has(p) and graph.get(p).is_materializable
             ]
             if node.is_partitioned:
-                needed = _stale_partitions(log, graph, key, parents, partition_keys, todo)
+                needed = _stale_partitions(log, graph, key, parents, keys, todo)
                 if not needed:
                     continue
                 todo[key] = needed

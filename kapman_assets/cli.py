@@ -6,6 +6,7 @@ uses `kapman_resources` below it; nothing below imports it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shlex
 import sys
@@ -26,7 +27,8 @@ warnings.filterwarnings("ignore", message=".*(is currently in beta|is currently 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 SUMMARY_TABLES = ("tickers", "ohlcv", "splits", "portfolio_tickers", "retention_log",
-                  "options_chains", "ticker_metrics", "wyckoff_snapshots", "recommendations")  # fmt: skip
+                  "options_chains", "options_daily_summary", "ticker_metrics",
+                  "wyckoff_snapshots")  # fmt: skip
 UI_URL = "http://127.0.0.1:3000"
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -153,6 +155,31 @@ def _prepare_flat_files(settings, through) -> None:
     click.echo(f"  {done or 'nothing to prepare: read as needed'}")
 
 
+def _keys_by_job(keys: list[str]) -> dict[str, list[str]]:
+    """The sessions each analytical job covers: chains for the demo's chain window (the live
+    snapshot only for tonight's session, inside its window), metrics where the stored bars give
+    the full warm-up."""
+    from kapman_assets import jobs
+    from kapman_assets.ticker_analysis import WARMUP_SESSIONS
+    from kapman_resources.providers.market_rest import refuse_past_session
+    from kapman_resources.settings import OHLCV_RETENTION_SESSIONS
+
+    settings = _settings()
+    if settings.flatfiles_source == "demo":
+        chain_keys = keys[-settings.demo_chain_sessions :]
+    else:
+        try:
+            refuse_past_session(dt.date.fromisoformat(keys[-1]))
+            chain_keys = keys[-1:]
+        except ValueError as exc:
+            click.echo(f"options: {exc}")
+            chain_keys = []
+    return {
+        jobs.options_job.name: chain_keys,
+        jobs.analytics_job.name: keys[-(OHLCV_RETENTION_SESSIONS - WARMUP_SESSIONS) :],
+    }
+
+
 def _with_verification(steps: list, ohlcv_key, keys: list[str]) -> list:
     """The plan with the blocking ohlcv checks re-run before any step that builds on stored bars
     without reloading them (a killed or failed run may have left them unchecked), and the
@@ -167,7 +194,7 @@ def _with_verification(steps: list, ohlcv_key, keys: list[str]) -> list:
             out.append(catch_up.Step(jobs.verify_job.name, (), step.partitions))
         out.append(step)
     last_partitioned = max((i for i, s in enumerate(out) if s.partitions), default=-1)
-    out.insert(last_partitioned + 1, catch_up.Step(jobs.checks_job.name, (), (keys[-1],)))
+    out.insert(last_partitioned + 1, catch_up.Step(jobs.all_checks_job.name, (), (keys[-1],)))
     return out
 
 
@@ -186,7 +213,7 @@ def _run_pipeline() -> tuple[list, bool]:
 
     instance = dg.DagsterInstance.get()
     keys = TRADING_DAYS.get_partition_keys()
-    steps = catch_up.plan(instance, defs, jobs.LAYER_JOBS, keys)
+    steps = catch_up.plan(instance, defs, jobs.LAYER_JOBS, keys, _keys_by_job(keys))
     if not any(ohlcv.key in step.assets for step in steps):
         click.echo(f"ohlcv: all {len(keys)} sessions already loaded")
     evaluations, succeeded = {}, True
@@ -196,7 +223,7 @@ def _run_pipeline() -> tuple[list, bool]:
             step.partitions) else ""  # fmt: skip
         if step.job == jobs.verify_job.name:
             click.echo(f"verifying the stored bars {span} before building on them")
-        elif step.job == jobs.checks_job.name:
+        elif step.job == jobs.all_checks_job.name:
             click.echo(f"re-running the checks for {span}")
         elif step.partitions:
             click.echo(f"backfilling {span}: {names} ({len(step.partitions)} session(s) missing"
@@ -230,6 +257,13 @@ def _summary(url: str, checks: list) -> None:
             "SELECT min(date), max(date), count(DISTINCT date) FROM ohlcv"
         ).fetchone()
         click.echo(f"  ohlcv sessions        {sessions:,} ({lo} .. {hi})")
+        last, signals = conn.execute(
+            "SELECT date, array_agg(ticker || ' ' || signal ORDER BY ticker) FILTER (WHERE signal"
+            " IS NOT NULL) FROM wyckoff_snapshots WHERE date = (SELECT max(date) FROM"
+            " wyckoff_snapshots) GROUP BY date").fetchone() or (None, None)  # fmt: skip
+        if last:
+            click.secho(f"\nSignals on {last}", bold=True)
+            click.echo("  " + (", ".join(signals) if signals else "none"))
     click.secho("\nAsset checks", bold=True)
     for ev in sorted(checks, key=lambda e: e.check_name):
         error = _is_error(ev)

@@ -1,9 +1,12 @@
 """Jobs (each selects a layer's asset group), the evening schedule and the follow-up sensor."""
 
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 
-from kapman_assets import ohlcv, reference_data
+from kapman_assets import ohlcv, options, reference_data, ticker_analysis
 from kapman_assets.partitions import TRADING_DAYS
+from kapman_resources.calendar import NEW_YORK, session_closed
 
 daily_job = dg.define_asset_job(
     "daily_market_data",
@@ -19,11 +22,39 @@ checks_job = dg.define_asset_job(
     description="Re-run the ohlcv asset checks for a session without reloading it.",
 )
 
+all_checks_job = dg.define_asset_job(
+    "checks",
+    selection=dg.AssetSelection.all_asset_checks(),
+    partitions_def=TRADING_DAYS,
+    description="Re-run every layer's asset checks for a session without recomputing anything.",
+)
+
 verify_job = dg.define_asset_job(
     "ohlcv_verify",
     selection=dg.AssetSelection.checks(*ohlcv.OHLCV_BLOCKING_CHECKS),
     partitions_def=TRADING_DAYS,
     description="Re-run the blocking ohlcv checks over stored sessions before building on them.",
+)
+
+options_job = dg.define_asset_job(
+    "options",
+    selection=dg.AssetSelection.groups(options.GROUP),
+    partitions_def=TRADING_DAYS,
+    description="Snapshot the scope's option chains and summarize them (dealer and IV metrics).",
+)
+
+analytics_job = dg.define_asset_job(
+    "analytics",
+    selection=dg.AssetSelection.groups(ticker_analysis.GROUP),
+    partitions_def=TRADING_DAYS,
+    description="Ticker metrics and Wyckoff snapshots of the scope (one pass per ticker).",
+)
+
+evening_job = dg.define_asset_job(
+    "evening",
+    selection=dg.AssetSelection.groups(ohlcv.GROUP, options.GROUP, ticker_analysis.GROUP),
+    partitions_def=TRADING_DAYS,
+    description="The session's bars, option chains and every analysis of them, in one run.",
 )
 
 reference_job = dg.define_asset_job(
@@ -32,11 +63,20 @@ reference_job = dg.define_asset_job(
     description="Refresh the ticker dimension's attributes and the splits table.",
 )
 
-daily_schedule = dg.build_schedule_from_partitioned_job(
-    daily_job, hour_of_day=18, minute_of_hour=30,
-    description="Each evening at 18:30 New York, the session of the day before (its flat file is"
-    " published the morning after); Friday's session loads on Saturday evening.",
+EVENING_CRON = "30 16 * * 1-5"  # 16:30 New York, half an hour after the close
+
+
+@dg.schedule(
+    cron_schedule=EVENING_CRON, job=daily_job, execution_timezone=NEW_YORK,
+    description="At 16:30 New York on each session day, that session (skips NYSE holidays).",
 )  # fmt: skip
+def evening_schedule(context: dg.ScheduleEvaluationContext):
+    """The session that closed this afternoon; nothing on a weekday the exchange was shut."""
+    now = context.scheduled_execution_time
+    day = now.astimezone(ZoneInfo(NEW_YORK)).date()
+    if not session_closed(day, now):
+        return dg.SkipReason(f"{day} is not an NYSE session (or has not closed yet)")
+    return dg.RunRequest(run_key=str(day), partition_key=str(day))
 
 
 @dg.run_status_sensor(
@@ -47,7 +87,7 @@ def refresh_reference_after_load(context: dg.RunStatusSensorContext):
     return dg.RunRequest(run_key=context.dagster_run.run_id)
 
 
-LAYER_JOBS = [daily_job, reference_job]  # one per layer group, in dependency order
-JOBS = [*LAYER_JOBS, checks_job, verify_job]
-SCHEDULES = [daily_schedule]
+LAYER_JOBS = [daily_job, reference_job, options_job, analytics_job]  # in dependency order
+JOBS = [*LAYER_JOBS, evening_job, checks_job, all_checks_job, verify_job]
+SCHEDULES = [evening_schedule]
 SENSORS = [refresh_reference_after_load]

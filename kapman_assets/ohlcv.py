@@ -9,7 +9,13 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from kapman_assets.partitions import TRADING_DAYS
+from kapman_assets.check_helpers import EXAMPLES_SHOWN, examples
+from kapman_assets.partitions import (
+    TRADING_DAYS,
+    refuse_open_sessions,
+    sessions_in_window,
+    window_bounds,
+)
 from kapman_resources.calendar import nyse_sessions
 from kapman_resources.database import watchlist_symbols
 from kapman_resources.providers import FlatFilesProvider
@@ -26,17 +32,6 @@ OHLCV_WATCHLIST_PRESENT = "ohlcv_watchlist_present"
 OHLCV_RETENTION_WINDOW_COMPLETE = "ohlcv_retention_window_complete"
 
 ROW_COUNT_BAND = (0.8, 1.25)  # a session's rows vs the previous session's
-EXAMPLES_SHOWN = 10
-
-
-def sessions_in_window(window: dg.TimeWindow) -> list[dt.date]:
-    """The NYSE sessions inside a partition time window [start, end)."""
-    return nyse_sessions(window.start.date(), window.end.date() - dt.timedelta(days=1))
-
-
-def _date_bounds(context) -> tuple[dt.date, dt.date]:
-    window = context.partition_time_window
-    return window.start.date(), window.end.date()
 
 
 def _months(days: list[dt.date]) -> list[list[dt.date]]:
@@ -75,12 +70,13 @@ def ohlcv(
     symbols without bars, which the next load reuses.
     """
     days = sessions_in_window(context.partition_time_window)
+    refuse_open_sessions(days)
     context.log.info(f"loading {len(days)} session(s) {days[0]} .. {days[-1]} from"
                      f" {type(flat_files).__name__}")  # fmt: skip
     rows, new_tickers, tickers = 0, [], set()
     with (
         warehouse.connect() as symbols,
-        warehouse.write_slice(context.asset_key.path[-1], _date_bounds(context)) as out,
+        warehouse.write_slice(context.asset_key.path[-1], window_bounds(context)) as out,
     ):
         watchlist = set(watchlist_symbols(symbols))
         symbols.commit()  # each month's new symbols then commit on their own (a real transaction)
@@ -114,16 +110,12 @@ def ohlcv(
     )
 
 
-def _examples(rows) -> str:
-    return "; ".join(" ".join(str(v) for v in r) for r in rows[:EXAMPLES_SHOWN])
-
-
 @dg.asset_check(
     asset=ohlcv, name=OHLCV_PRICES_CONSISTENT, partitions_def=TRADING_DAYS, blocking=True
 )
 def ohlcv_prices_consistent(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
     """Every stored price is positive and low <= open, close <= high."""
-    lo, hi = _date_bounds(context)
+    lo, hi = window_bounds(context)
     with warehouse.connect() as conn:
         rows = conn.execute(
             "SELECT k.symbol, o.date, o.open, o.high, o.low, o.close FROM ohlcv o"
@@ -134,7 +126,7 @@ def ohlcv_prices_consistent(context, warehouse: PostgresResource) -> dg.AssetChe
         ).fetchall()
     return dg.AssetCheckResult(
         passed=not rows,
-        metadata={"bad_rows": len(rows), "examples (symbol date o h l c)": _examples(rows)},
+        metadata={"bad_rows": len(rows), "examples (symbol date o h l c)": examples(rows)},
     )
 
 
@@ -143,7 +135,7 @@ def ohlcv_prices_consistent(context, warehouse: PostgresResource) -> dg.AssetChe
 )
 def ohlcv_unique_ticker_date(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
     """No (ticker, date) appears twice (the primary key enforces it; this proves it held)."""
-    lo, hi = _date_bounds(context)
+    lo, hi = window_bounds(context)
     with warehouse.connect() as conn:
         rows = conn.execute(
             "SELECT k.symbol, o.date, count(*) FROM ohlcv o JOIN tickers k ON k.id = o.ticker_id"
@@ -153,14 +145,14 @@ def ohlcv_unique_ticker_date(context, warehouse: PostgresResource) -> dg.AssetCh
         ).fetchall()
     return dg.AssetCheckResult(
         passed=not rows,
-        metadata={"duplicates": len(rows), "examples (symbol date count)": _examples(rows)},
+        metadata={"duplicates": len(rows), "examples (symbol date count)": examples(rows)},
     )
 
 
 @dg.asset_check(asset=ohlcv, name=OHLCV_ROW_COUNT_STABLE, partitions_def=TRADING_DAYS)
 def ohlcv_row_count_stable(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
     """Each session's row count is within ROW_COUNT_BAND of the previous stored session's."""
-    lo, hi = _date_bounds(context)
+    lo, hi = window_bounds(context)
     with warehouse.connect() as conn:
         counts = conn.execute(
             "SELECT date, count(*) FROM ohlcv WHERE date >= "
@@ -182,7 +174,7 @@ def ohlcv_row_count_stable(context, warehouse: PostgresResource) -> dg.AssetChec
             "sessions_checked": len(counts),
             "sessions_out_of_band": len(out_of_band),
             "band": f"{ROW_COUNT_BAND[0]}..{ROW_COUNT_BAND[1]} x previous session",
-            "examples (date previous rows ratio)": _examples(out_of_band),
+            "examples (date previous rows ratio)": examples(out_of_band),
             "sessions_without_rows": ", ".join(map(str, empty[:EXAMPLES_SHOWN])),
         },
     )
@@ -191,7 +183,7 @@ def ohlcv_row_count_stable(context, warehouse: PostgresResource) -> dg.AssetChec
 @dg.asset_check(asset=ohlcv, name=OHLCV_WATCHLIST_PRESENT, partitions_def=TRADING_DAYS)
 def ohlcv_watchlist_present(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
     """Every watchlist ticker has a bar on the window's last session, or is reported by name."""
-    lo, hi = _date_bounds(context)
+    lo, hi = window_bounds(context)
     with warehouse.connect() as conn:
         watch = watchlist_symbols(conn)
         last = conn.execute(

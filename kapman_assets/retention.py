@@ -3,7 +3,7 @@
 import dagster as dg
 
 from kapman_assets import ohlcv
-from kapman_assets.partitions import TRADING_DAYS
+from kapman_assets.partitions import TRADING_DAYS, sessions_in_window
 from kapman_resources.retention import apply_retention, ohlcv_cutoff, options_cutoff
 from kapman_resources.tickers import refresh_seen
 from kapman_resources.warehouse import PostgresResource
@@ -22,7 +22,7 @@ def retention_log(
     context: dg.AssetExecutionContext, warehouse: PostgresResource
 ) -> dg.MaterializeResult:
     """Drops ohlcv older than 730 sessions and option chains older than 90 days; logs what went."""
-    latest = max(ohlcv.sessions_in_window(context.partition_time_window))
+    latest = max(sessions_in_window(context.partition_time_window))
     context.log.info(f"applying retention as of session {latest} or the newest stored")
     with warehouse.connect() as conn:
         stored_max = conn.execute("SELECT max(date) FROM ohlcv").fetchone()[0]

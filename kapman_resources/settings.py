@@ -13,6 +13,9 @@ OHLCV_RETENTION_SESSIONS = 730
 OPTIONS_RETENTION_DAYS = 90
 DEFAULT_DEMO_TICKERS = 2000
 DEFAULT_DEMO_SEED = 7
+DEFAULT_REST_CONCURRENCY = 8  # option-chain snapshots fetched at once
+DEFAULT_CHAIN_FAILURE_THRESHOLD = 0.10  # the chains run fails when more scope tickers failed
+DEFAULT_DEMO_CHAIN_SESSIONS = 5  # sessions of chains `kapman demo` backfills (the UI: up to 90)
 MASSIVE_S3_ENDPOINT = "https://files.massive.com"
 MASSIVE_S3_BUCKET = "flatfiles"
 FLATFILES_SOURCES = ("demo", "local", "s3")  # each is a provider (kapman_resources.providers)
@@ -40,6 +43,19 @@ def _int_env(name: str, default: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
 
 
+def _fraction_env(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+    if not 0 <= value <= 1:
+        raise SettingsError(f"{name}={raw!r}: expected a fraction between 0 and 1")
+    return value
+
+
 def _date_env(name: str, default: str) -> dt.date:
     raw = _env(name, default)
     try:
@@ -62,6 +78,11 @@ class Settings:
     s3_secret_access_key: str | None
     demo_tickers: int
     demo_seed: int
+    massive_api_key: str | None = None
+    massive_rest_url: str = "https://api.massive.com"
+    rest_concurrency: int = DEFAULT_REST_CONCURRENCY
+    chain_failure_threshold: float = DEFAULT_CHAIN_FAILURE_THRESHOLD
+    demo_chain_sessions: int = DEFAULT_DEMO_CHAIN_SESSIONS
 
     @property
     def embedded(self) -> bool:
@@ -103,4 +124,13 @@ def load_settings() -> Settings:
         s3_secret_access_key=_env("MASSIVE_S3_SECRET_ACCESS_KEY"),
         demo_tickers=_int_env("KAPMAN_DEMO_TICKERS", DEFAULT_DEMO_TICKERS),
         demo_seed=_int_env("KAPMAN_DEMO_SEED", DEFAULT_DEMO_SEED),
+        massive_api_key=_env("MASSIVE_API_KEY"),
+        massive_rest_url=_env("MASSIVE_REST_URL", "https://api.massive.com"),
+        rest_concurrency=max(1, _int_env("KAPMAN_REST_CONCURRENCY", DEFAULT_REST_CONCURRENCY)),
+        chain_failure_threshold=_fraction_env(
+            "KAPMAN_CHAIN_FAILURE_THRESHOLD", DEFAULT_CHAIN_FAILURE_THRESHOLD
+        ),
+        demo_chain_sessions=max(
+            1, _int_env("KAPMAN_DEMO_CHAIN_SESSIONS", DEFAULT_DEMO_CHAIN_SESSIONS)
+        ),  # fmt: skip
     )

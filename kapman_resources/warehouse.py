@@ -94,7 +94,13 @@ class SliceWriter:
         conn.commit()  # end the introspection's implicit transaction
         self._stream: CopyStream | None = None
         self._rows_replaced = 0
+        self._also: list[tuple[sql.Composable | str, list[tuple]]] = []
         self.result: SliceWritten | None = None
+
+    def also(self, statement: sql.Composable | str, rows: list[tuple]) -> None:
+        """Run `statement` once per row of parameters in the same transaction, after the COPY
+        and before the commit (bookkeeping that must land with the slice, or not at all)."""
+        self._also.append((statement, rows))
 
     def write(self, frame: pd.DataFrame) -> None:
         check_columns(frame, self.info)
@@ -109,6 +115,9 @@ class SliceWriter:
         if self._stream is None:  # no frame at all: the slice is replaced by nothing
             self._begin()
         self._stream.close()
+        for statement, rows in self._also:
+            with self.conn.cursor() as cur:
+                cur.executemany(statement, rows)
         self.conn.commit()
         self.result = SliceWritten(self.table, self.window, self._stream.rows,
                                    self._rows_replaced, self.info.storage)  # fmt: skip

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kapman_assets.analytics.greeks import (
+from kapman_resources.black_scholes import (
     DAYS_PER_YEAR,
     MIN_LIVE_DTE_DAYS,
     chain_days_to_expiry,

@@ -19,14 +19,22 @@ from kapman_resources.providers.flat_files import (
     LocalFlatFiles,
     S3FlatFiles,
 )
+from kapman_resources.providers.market_rest import (
+    DemoMassiveRest,
+    MarketRestProvider,
+    MassiveRest,
+)
 from kapman_resources.providers.reference import ReferenceProvider, SavedReference
 from kapman_resources.settings import Settings
 
 __all__ = [
     "SOURCES",
     "DemoFlatFiles",
+    "DemoMassiveRest",
     "FlatFilesProvider",
     "LocalFlatFiles",
+    "MarketRestProvider",
+    "MassiveRest",
     "ReferenceProvider",
     "S3FlatFiles",
     "SavedReference",
@@ -53,6 +61,19 @@ def _s3(settings: Settings) -> S3FlatFiles:
     )
 
 
+def _demo_flat_files(s: Settings) -> DemoFlatFiles:
+    return DemoFlatFiles(directory=str(s.flatfiles_dir), tickers=s.demo_tickers, seed=s.demo_seed,
+                         start=s.history_start.isoformat())  # fmt: skip
+
+
+def _massive_rest(s: Settings) -> MassiveRest:
+    return MassiveRest(
+        key=_secret("MASSIVE_API_KEY", bool(s.massive_api_key)),
+        base_url=s.massive_rest_url,
+        concurrency=s.rest_concurrency,
+    )
+
+
 def _saved_reference(settings: Settings) -> SavedReference:
     return SavedReference(directory=str(settings.flatfiles_dir))
 
@@ -61,21 +82,21 @@ def _saved_reference(settings: Settings) -> SavedReference:
 # A new source (Massive REST, its demo twin) is one entry; a new kind of data is one more key.
 SOURCES: dict[str, dict[str, Callable[[Settings], dg.ConfigurableResource]]] = {
     "demo": {
-        "flat_files": lambda s: DemoFlatFiles(
-            directory=str(s.flatfiles_dir),
-            tickers=s.demo_tickers,
-            seed=s.demo_seed,
-            start=s.history_start.isoformat(),
-        ),
+        "flat_files": _demo_flat_files,
         "reference_data": _saved_reference,
+        "market_rest": lambda s: DemoMassiveRest(
+            flat_files=_demo_flat_files(s), seed=s.demo_seed, concurrency=s.rest_concurrency
+        ),  # fmt: skip
     },
     "local": {
         "flat_files": lambda s: LocalFlatFiles(directory=str(s.flatfiles_dir)),
         "reference_data": _saved_reference,
+        "market_rest": _massive_rest,
     },
     "s3": {
         "flat_files": _s3,
         "reference_data": _saved_reference,  # saved responses, until the REST provider
+        "market_rest": _massive_rest,
     },
 }
 

@@ -2,7 +2,7 @@
 
 A realistic one-date chain (weekly, monthly and quarterly expiries, strikes 0.5*S..1.5*S, a
 downward-sloping smile that flattens with maturity, open interest concentrated near the money)
-priced with kapman_assets.analytics.greeks. Use it for INPUTS only: expected values in the
+priced with kapman_resources.black_scholes. Use it for INPUTS only: expected values in the
 assertions come from hand-worked chains or scipy references.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kapman_assets.analytics.greeks import (
+from kapman_resources.black_scholes import (
     DAYS_PER_YEAR,
     bs_delta,
     bs_gamma,

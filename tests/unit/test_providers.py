@@ -8,7 +8,9 @@ from kapman_resources.flatfiles import FlatFileMissing, day_aggs_key
 from kapman_resources.providers import (
     SOURCES,
     DemoFlatFiles,
+    DemoMassiveRest,
     LocalFlatFiles,
+    MassiveRest,
     S3FlatFiles,
     SavedReference,
     providers,
@@ -20,7 +22,8 @@ DAY = dt.date(2024, 4, 12)
 
 def test_every_source_name_has_a_provider_for_every_resource_key():
     assert tuple(SOURCES) == FLATFILES_SOURCES
-    assert all(set(kinds) == {"flat_files", "reference_data"} for kinds in SOURCES.values())
+    keys = {"flat_files", "reference_data", "market_rest"}
+    assert all(set(kinds) == keys for kinds in SOURCES.values())
 
 
 @pytest.mark.parametrize(
@@ -32,6 +35,8 @@ def test_the_settings_pick_the_provider(monkeypatch, tmp_path, source, kind):
     chosen = providers(load_settings())
     assert type(chosen["flat_files"]) is kind
     assert isinstance(chosen["reference_data"], SavedReference)
+    rest = DemoMassiveRest if source == "demo" else MassiveRest
+    assert type(chosen["market_rest"]) is rest
 
 
 def test_s3_credentials_are_environment_references_not_values(monkeypatch):

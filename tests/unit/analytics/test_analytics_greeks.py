@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from kapman_assets.analytics.greeks import (
+from kapman_resources.black_scholes import (
     bs_delta,
     bs_gamma,
     bs_price,

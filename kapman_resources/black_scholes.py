@@ -11,6 +11,8 @@ Units (the desk convention, as in option-chain snapshots):
 - vega: price change per 1 vol point (0.01 of sigma).
 
 Also the chain helper that turns one date's chain into days to expiry (one chain = one date).
+It lives in the lower floor because the demo market prices its option chains with it; the
+analytics (dealer, volatility) import it from here.
 """
 
 from __future__ import annotations

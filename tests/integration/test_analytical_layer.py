@@ -1,0 +1,125 @@
+"""The options and analytics layers through real Dagster materializations on the demo market."""
+
+import dagster as dg
+import pytest
+from helpers.resources import local_resources
+
+from kapman_assets import ohlcv, options, reference_data, ticker_analysis
+from kapman_resources.calendar import nyse_sessions
+from kapman_resources.database import connect
+from kapman_resources.providers import DemoFlatFiles, DemoMassiveRest, MassiveRest
+
+SCOPE = ["AAPL", "NVDA", "MSFT", "ZZZNOTATICKER"]
+DAYS = nyse_sessions("2026-06-01", "2026-11-20")
+CHAIN_DAYS = DAYS[-2:]
+
+
+def resources(db_url, root):
+    flat = DemoFlatFiles(directory=str(root), tickers=30, start=str(DAYS[0]))
+    return {**local_resources(db_url, root), "flat_files": flat,
+            "market_rest": DemoMassiveRest(flat_files=flat)}  # fmt: skip
+
+
+def rng(days):
+    return {"dagster/asset_partition_range_start": str(days[0]),
+            "dagster/asset_partition_range_end": str(days[-1])}  # fmt: skip
+
+
+def table(db_url, name, order="ticker, date"):
+    with connect(db_url) as conn:
+        return conn.execute(f"SELECT * FROM {name} ORDER BY {order}").fetchall()  # noqa: S608
+
+
+@pytest.fixture
+def layer(db_url, tmp_path):
+    with connect(db_url) as conn:
+        conn.execute("DELETE FROM portfolio_tickers WHERE symbol <> ALL(%s)", (SCOPE,))
+        conn.execute("INSERT INTO portfolio_tickers (portfolio_id, symbol)"
+                     " SELECT id, 'ZZZNOTATICKER' FROM portfolios LIMIT 1")  # fmt: skip
+        conn.commit()
+    res = resources(db_url, tmp_path / "mirror")
+    assert dg.materialize([ohlcv.ohlcv], resources=res, tags=rng(DAYS)).success
+    assert dg.materialize([reference_data.splits, reference_data.tickers], resources=res).success
+    return db_url, res
+
+
+def test_chains_summary_metrics_and_wyckoff_fill_for_the_scope(layer):
+    db_url, res = layer
+    chains = dg.materialize(
+        [options.options_chains, options.options_daily_summary,
+         *dg.load_asset_checks_from_modules([options])],
+        resources=res, tags=rng(CHAIN_DAYS))  # fmt: skip
+    assert chains.success
+    meta = chains.asset_materializations_for_node("options_chains")[0].metadata
+    assert meta["tickers_not_in_tickers"].value == "ZZZNOTATICKER"
+    assert meta["tickers_failed"].value == 0
+    assert all(e.passed for e in chains.get_asset_check_evaluations())
+    with connect(db_url) as conn:
+        per = conn.execute("SELECT date, underlying, count(*) FROM options_chains GROUP BY 1, 2"
+                           " ORDER BY 1, 2").fetchall()  # fmt: skip
+        fetches = conn.execute("SELECT underlying, status FROM options_chain_fetches"
+                               " WHERE date = %s ORDER BY 1", (CHAIN_DAYS[-1],)).fetchall()  # fmt: skip
+    assert {(d, u) for d, u, _ in per} == {(d, u) for d in CHAIN_DAYS for u in SCOPE[:3]}
+    assert all(n > 100 for *_, n in per)
+    assert ("ZZZNOTATICKER", "unknown") in fetches
+    summary = table(db_url, "options_daily_summary")
+    assert len(summary) == len(CHAIN_DAYS) * 3
+
+    window = DAYS[-5:]
+    analysis = dg.materialize(
+        [ticker_analysis.ticker_analysis, *dg.load_asset_checks_from_modules([ticker_analysis])],
+        resources=res, tags=rng(window))  # fmt: skip
+    assert analysis.success
+    assert all(e.passed for e in analysis.get_asset_check_evaluations())
+    metrics = table(db_url, "ticker_metrics")
+    assert len(metrics) == len(window) * 3
+    with connect(db_url) as conn:
+        iv = conn.execute("SELECT date, count(iv_hv_diff), count(options_date) FROM ticker_metrics"
+                          " GROUP BY date ORDER BY date").fetchall()  # fmt: skip
+        snap = conn.execute("SELECT technical_indicators_json, dealer_metrics_json,"
+                            " volatility_metrics_json, price_metrics_json FROM daily_snapshots"
+                            " WHERE date = %s", (CHAIN_DAYS[-1],)).fetchall()  # fmt: skip
+    assert [r[1] for r in iv] == [0, 0, 0, 3, 3]  # IV-HV only where a chain was stored
+    assert len(snap) == 3 and all(all(group is not None for group in row) for row in snap)
+    assert all(len(row[0]) >= 84 for row in snap)
+
+
+def test_rerunning_a_partition_leaves_identical_rows(layer):
+    db_url, res = layer
+    day = {"dagster/partition": str(DAYS[-1])}
+    assets = [
+        options.options_chains,
+        options.options_daily_summary,
+        ticker_analysis.ticker_analysis,
+    ]
+    assert dg.materialize(assets, resources=res, tags=day).success
+    before = {t: table(db_url, t) for t in ("options_daily_summary", "ticker_metrics",
+                                             "wyckoff_snapshots")}  # fmt: skip
+    chains = table(db_url, "options_chains", "date, contract_ticker")
+    assert dg.materialize(assets, resources=res, tags=day).success
+    assert table(db_url, "options_chains", "date, contract_ticker") == chains
+    for name, rows in before.items():
+        assert table(db_url, name) == rows, name
+
+
+def test_the_live_api_refuses_a_past_session_and_writes_nothing(layer):
+    db_url, res = layer
+    live = {**res, "market_rest": MassiveRest(key="k", base_url="http://127.0.0.1:9")}
+    result = dg.materialize([options.options_chains], resources=live,
+                            partition_key=str(DAYS[-3]), raise_on_error=False)  # fmt: skip
+    assert not result.success
+    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    assert "only returns the chain as of now" in str(failure.event_specific_data.error.to_string())
+    assert table(db_url, "options_chains", "date") == []
+
+
+def test_an_unclosed_session_is_refused(layer, monkeypatch):
+    from kapman_assets import partitions
+
+    db_url, res = layer
+    monkeypatch.setattr(partitions, "session_closed", lambda day, now=None: day < DAYS[-1])
+    result = dg.materialize([ohlcv.ohlcv], resources=res, partition_key=str(DAYS[-1]),
+                            raise_on_error=False)  # fmt: skip
+    assert not result.success
+    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    assert "has not closed yet" in str(failure.event_specific_data.error.to_string())
