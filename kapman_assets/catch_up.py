@@ -64,9 +64,11 @@ def plan(
     jobs: Sequence[dg.UnresolvedAssetJobDefinition],
     partition_keys: Sequence[str],
     keys_by_job: Mapping[str, Sequence[str]] | None = None,
+    force: Mapping[dg.AssetKey, Sequence[str]] | None = None,
 ) -> list[Step]:
     """The runs that bring every asset of `jobs` up to date over `partition_keys` (or the job's
-    own keys in `keys_by_job`), in order.
+    own keys in `keys_by_job`), in order; `force` adds partitions to redo whatever their state
+    (a provisional session whose final file has appeared).
 
     Assets of one job that need exactly the same partitions share a run.
     """
@@ -83,7 +85,8 @@ def plan(
                 p for p in node.parent_keys if graph.has(p) and graph.get(p).is_materializable
             ]
             if node.is_partitioned:
-                needed = _stale_partitions(log, graph, key, parents, keys, todo)
+                forced = set((force or {}).get(key, ()))
+                needed = _stale_partitions(log, graph, key, parents, keys, todo, forced)
                 if not needed:
                     continue
                 todo[key] = needed
@@ -99,10 +102,10 @@ def plan(
     return steps
 
 
-def _stale_partitions(log, graph, key, parents, partition_keys, todo) -> tuple[str, ...]:
+def _stale_partitions(log, graph, key, parents, partition_keys, todo, forced) -> tuple[str, ...]:
     mine = log.by_partition(key)
     upstream = [log.by_partition(p) for p in parents if graph.get(p).is_partitioned]
-    replanned = set().union(*(todo.get(p) or () for p in parents))
+    replanned = set().union(forced, *(todo.get(p) or () for p in parents))
     return tuple(
         pk for pk in partition_keys
         if pk not in mine or pk in replanned or any(u.get(pk, 0) > mine[pk] for u in upstream)

@@ -155,6 +155,28 @@ def _prepare_flat_files(settings, through) -> None:
     click.echo(f"  {done or 'nothing to prepare: read as needed'}")
 
 
+def _final_files_due(keys: list[str]) -> list[str]:
+    """Recent sessions whose flat file appeared (or changed) since they were loaded, judged
+    with the code location's own resources (what its runs read)."""
+    import dagster as dg
+
+    from kapman_assets.definitions import defs
+    from kapman_assets.jobs import FINAL_FILES_LOOKBACK_SESSIONS
+    from kapman_assets.ohlcv import sessions_to_finalize
+
+    days = [dt.date.fromisoformat(k) for k in keys[-FINAL_FILES_LOOKBACK_SESSIONS:]]
+    wanted = {k: defs.resources[k] for k in ("flat_files", "warehouse")}
+    with dg.build_resources(wanted) as res:
+        due = [str(d) for d, _ in sessions_to_finalize(res.flat_files, res.warehouse, days)]
+        with res.warehouse.connect() as conn:
+            loaded = {str(r[0]) for r in conn.execute(
+                "SELECT date FROM ohlcv_loads WHERE date = ANY(%s)", (days,))}  # fmt: skip
+    replaced = [d for d in due if d in loaded]
+    if replaced:
+        click.echo(f"final flat file(s) for {', '.join(replaced)}: reloading those sessions")
+    return due
+
+
 def _keys_by_job(keys: list[str]) -> dict[str, list[str]]:
     """The sessions each analytical job covers: chains for the demo's chain window (the live
     snapshot only for tonight's session, inside its window), metrics where the stored bars give
@@ -213,7 +235,8 @@ def _run_pipeline() -> tuple[list, bool]:
 
     instance = dg.DagsterInstance.get()
     keys = TRADING_DAYS.get_partition_keys()
-    steps = catch_up.plan(instance, defs, jobs.LAYER_JOBS, keys, _keys_by_job(keys))
+    force = {ohlcv.key: _final_files_due(keys)}
+    steps = catch_up.plan(instance, defs, jobs.LAYER_JOBS, keys, _keys_by_job(keys), force)
     if not any(ohlcv.key in step.assets for step in steps):
         click.echo(f"ohlcv: all {len(keys)} sessions already loaded")
     evaluations, succeeded = {}, True
@@ -257,6 +280,11 @@ def _summary(url: str, checks: list) -> None:
             "SELECT min(date), max(date), count(DISTINCT date) FROM ohlcv"
         ).fetchone()
         click.echo(f"  ohlcv sessions        {sessions:,} ({lo} .. {hi})")
+        load = conn.execute("SELECT source FROM ohlcv_loads WHERE date = %s", (hi,)).fetchone()
+        if load:
+            state = "final (flat file)" if load[0] == "flat_file" else (
+                "provisional (grouped daily; the flat file replaces it when published)")  # fmt: skip
+            click.echo(f"  last session          {hi}: {state}")
         last, signals = conn.execute(
             "SELECT date, array_agg(ticker || ' ' || signal ORDER BY ticker) FILTER (WHERE signal"
             " IS NOT NULL) FROM wyckoff_snapshots WHERE date = (SELECT max(date) FROM"

@@ -1,12 +1,20 @@
 """Jobs (each selects a layer's asset group), the evening schedule and the follow-up sensor."""
 
+import datetime as dt
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from kapman_assets import ohlcv, options, reference_data, ticker_analysis
 from kapman_assets.partitions import TRADING_DAYS
-from kapman_resources.calendar import NEW_YORK, session_closed
+from kapman_resources.calendar import (
+    NEW_YORK,
+    last_completed_session,
+    nyse_sessions,
+    session_closed,
+)
+from kapman_resources.providers import FlatFilesProvider
+from kapman_resources.warehouse import PostgresResource
 
 daily_job = dg.define_asset_job(
     "daily_market_data",
@@ -67,8 +75,9 @@ EVENING_CRON = "30 16 * * 1-5"  # 16:30 New York, half an hour after the close
 
 
 @dg.schedule(
-    cron_schedule=EVENING_CRON, job=daily_job, execution_timezone=NEW_YORK,
-    description="At 16:30 New York on each session day, that session (skips NYSE holidays).",
+    cron_schedule=EVENING_CRON, job=evening_job, execution_timezone=NEW_YORK,
+    description="At 16:30 New York on each session day, the whole graph for that session"
+    " (skips NYSE holidays).",
 )  # fmt: skip
 def evening_schedule(context: dg.ScheduleEvaluationContext):
     """The session that closed this afternoon; nothing on a weekday the exchange was shut."""
@@ -80,7 +89,9 @@ def evening_schedule(context: dg.ScheduleEvaluationContext):
 
 
 @dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[daily_job], request_job=reference_job
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[daily_job, evening_job],
+    request_job=reference_job,
 )
 def refresh_reference_after_load(context: dg.RunStatusSensorContext):
     """After a daily load succeeds, refresh the ticker dimension and the splits."""
@@ -89,5 +100,34 @@ def refresh_reference_after_load(context: dg.RunStatusSensorContext):
 
 LAYER_JOBS = [daily_job, reference_job, options_job, analytics_job]  # in dependency order
 JOBS = [*LAYER_JOBS, evening_job, checks_job, all_checks_job, verify_job]
+FINAL_FILES_POLL_SECONDS = 15 * 60
+FINAL_FILES_LOOKBACK_SESSIONS = 5  # sessions back the sensor looks for new or republished files
+
+
+@dg.sensor(
+    job=daily_job, minimum_interval_seconds=FINAL_FILES_POLL_SECONDS,
+    description="Loads a session's day-aggregate flat file when it appears (replacing the"
+    " provisional grouped-daily bars) or is republished with a new ETag.",
+)  # fmt: skip
+def ohlcv_final_files(
+    context: dg.SensorEvaluationContext, flat_files: FlatFilesProvider, warehouse: PostgresResource
+):
+    """A run per session of the last few whose flat file is not what `ohlcv` holds."""
+    last = last_completed_session()
+    days = nyse_sessions(last - dt.timedelta(days=3 * FINAL_FILES_LOOKBACK_SESSIONS), last)
+    due = ohlcv.sessions_to_finalize(flat_files, warehouse, days[-FINAL_FILES_LOOKBACK_SESSIONS:])
+    if not due:
+        return dg.SkipReason(f"no new or republished flat file for {days[-5]} .. {last}")
+    return [dg.RunRequest(run_key=f"{day}:{etag}", partition_key=str(day)) for day, etag in due]
+
+
+analytics_automation = dg.AutomationConditionSensorDefinition(
+    "analytics_automation",
+    target=dg.AssetSelection.groups(options.GROUP, ticker_analysis.GROUP),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs the options summary, metrics and Wyckoff for a session as soon as their"
+    " inputs land, and again when ohlcv for it is replaced (AutomationCondition.eager).",
+)
+
 SCHEDULES = [evening_schedule]
-SENSORS = [refresh_reference_after_load]
+SENSORS = [refresh_reference_after_load, ohlcv_final_files, analytics_automation]

@@ -54,9 +54,8 @@ def _scope(warehouse: PostgresResource) -> tuple[list[str], list[str]]:
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=GROUP,
-    deps=[ohlcv.ohlcv],  # the scope's symbols are validated against the ticker dimension
     kinds={"postgres"},
-)
+)  # an ingestion asset like ohlcv: tonight's snapshot does not wait for tonight's bars
 def options_chains(
     context: dg.AssetExecutionContext, market_rest: MarketRestProvider, warehouse: PostgresResource
 ) -> dg.MaterializeResult:

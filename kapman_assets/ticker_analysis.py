@@ -11,6 +11,7 @@ the new ticker's stored bars.
 """
 
 import datetime as dt
+import time
 
 import dagster as dg
 import numpy as np
@@ -20,7 +21,7 @@ from psycopg import sql
 from kapman_assets import ohlcv, options, reference_data
 from kapman_assets.analytics.indicators import MIN_HISTORY_BARS
 from kapman_assets.analytics.price_metrics import iv_hv_diff
-from kapman_assets.analytics.ticker_analytics import analyze_tickers_parallel
+from kapman_assets.analytics.ticker_analytics import analyze_tickers_chunks
 from kapman_assets.check_helpers import examples
 from kapman_assets.partitions import TRADING_DAYS, sessions_in_window, window_bounds
 from kapman_resources.calendar import nyse_sessions
@@ -53,6 +54,22 @@ RANGE_LOOKBACK_DAYS = 400  # calendar days back for a range's earlier events (> 
 BOUNDED_0_100 = ("rsi_14", "mfi_14", "stoch_k", "stoch_d", "adx_14")
 
 
+def eager_with_optional(*optional: dg.AssetsDefinition) -> dg.AutomationCondition:
+    """Dagster's `eager()`, except that a missing `optional` parent does not block (a session
+    without a stored chain still gets its metrics, with iv_hv_diff NULL); its update still
+    triggers a rerun."""
+    present = ~dg.AutomationCondition.any_deps_missing().ignore(
+        dg.AssetSelection.assets(*optional))  # fmt: skip
+    return (
+        dg.AutomationCondition.in_latest_time_window()
+        & (dg.AutomationCondition.newly_missing()
+           | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+        & present
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("eager (options summary optional)")  # fmt: skip
+
+
 def _load_inputs(warehouse: PostgresResource, lo: dt.date, hi: dt.date):
     """Scope bars from WARMUP_SESSIONS before `lo`, their splits, the window's IV30."""
     first = nyse_sessions(lo - dt.timedelta(days=WARMUP_SESSIONS * 2), lo)[-WARMUP_SESSIONS - 1]
@@ -66,6 +83,18 @@ def _load_inputs(warehouse: PostgresResource, lo: dt.date, hi: dt.date):
     return scope, first, bars, splits, iv
 
 
+def _finish(chunk: pd.DataFrame, closes: pd.Series, iv30: pd.Series) -> pd.DataFrame:
+    """The analysed rows as table rows: the session's raw close, IV-HV where a chain was
+    stored (and that chain's date), local dates, no infinities."""
+    keys = pd.MultiIndex.from_frame(chunk[["ticker", "date"]])
+    chunk["close"] = closes.reindex(keys).to_numpy()  # the raw print of that session
+    iv = iv30.reindex(keys).to_numpy(dtype=float)
+    chunk["iv_hv_diff"] = iv_hv_diff(iv, chunk["hv_20"].to_numpy(dtype=float))
+    chunk["date"] = chunk["date"].dt.date
+    chunk["options_date"] = np.where(np.isfinite(iv), chunk["date"], None)
+    return _json_ready(chunk)
+
+
 def _json_ready(frame: pd.DataFrame) -> pd.DataFrame:
     """Infinities become NaN (NULL in the table)."""
     numeric = frame.select_dtypes(include="number").columns
@@ -77,7 +106,7 @@ def _json_ready(frame: pd.DataFrame) -> pd.DataFrame:
     specs=[
         dg.AssetSpec("ticker_metrics", group_name=GROUP, kinds={"postgres"},
                      deps=[ohlcv.ohlcv, reference_data.splits, options.options_daily_summary],
-                     automation_condition=dg.AutomationCondition.eager()),
+                     automation_condition=eager_with_optional(options.options_daily_summary)),
         dg.AssetSpec("wyckoff_snapshots", group_name=GROUP, kinds={"postgres"},
                      deps=[ohlcv.ohlcv, reference_data.splits],
                      automation_condition=dg.AutomationCondition.eager()),
@@ -89,52 +118,47 @@ def ticker_analysis(context: dg.AssetExecutionContext, warehouse: PostgresResour
     """Indicators, price metrics and the Wyckoff state of every scope ticker, one pass each."""
     lo, hi = window_bounds(context)
     days = sessions_in_window(context.partition_time_window)
+    clock = time.perf_counter()
     scope, first, bars, splits, iv = _load_inputs(warehouse, lo, hi)
     context.log.info(f"{len(scope)} scope tickers: {len(bars):,} bars from {first}"
-                     f" ({WARMUP_SESSIONS} sessions of warm-up) for {days[0]} .. {days[-1]}")  # fmt: skip
+                     f" ({WARMUP_SESSIONS} sessions of warm-up) for {days[0]} .. {days[-1]}"
+                     f" loaded in {time.perf_counter() - clock:.1f} s")  # fmt: skip
+    clock = time.perf_counter()
     calendar = pd.DatetimeIndex(nyse_sessions(first, days[-1]))
     bars["date"] = pd.to_datetime(bars["date"])
     if not splits.empty:
         splits["execution_date"] = pd.to_datetime(splits["execution_date"])
-    result = (
-        analyze_tickers_parallel(
-            bars,
-            splits,
-            pd.Timestamp(lo),
-            pd.Timestamp(days[-1]),
-            workers=ANALYSIS_WORKERS,
-            sessions=calendar,
-        )  # fmt: skip
-        if not bars.empty
-        else pd.DataFrame(columns=[*METRIC_COLUMNS, *WYCKOFF_COLUMNS])
-    )
     closes = bars.set_index(["ticker", "date"])["close"]
-    if not result.empty:
-        keys = pd.MultiIndex.from_frame(result[["ticker", "date"]])
-        result["close"] = closes.reindex(keys).to_numpy()  # the raw print of that session
-        iv["date"] = pd.to_datetime(iv["date"])
-        iv30 = iv.set_index(["ticker", "date"])["iv_30"].reindex(keys).to_numpy(dtype=float)
-        result["iv_hv_diff"] = iv_hv_diff(iv30, result["hv_20"].to_numpy(dtype=float))
-        result["date"] = result["date"].dt.date
-        result["options_date"] = np.where(np.isfinite(iv30), result["date"], None)
-    result = _json_ready(result)
-    outputs = {}
-    for table, columns in (
-        ("ticker_metrics", METRIC_COLUMNS),
-        ("wyckoff_snapshots", WYCKOFF_COLUMNS),
+    iv["date"] = pd.to_datetime(iv["date"])
+    iv30_by_key = iv.set_index(["ticker", "date"])["iv_30"]
+    chunks = analyze_tickers_chunks(
+        bars, splits, pd.Timestamp(lo), pd.Timestamp(days[-1]), workers=ANALYSIS_WORKERS,
+        sessions=calendar, as_json_text=True,
+    ) if not bars.empty else iter(())  # fmt: skip
+    tickers, signals, rows = set(), [], 0
+    with (
+        warehouse.write_slice("ticker_metrics", (lo, hi)) as metrics,
+        warehouse.write_slice("wyckoff_snapshots", (lo, hi)) as wyckoff,
     ):
-        with warehouse.write_slice(table, (lo, hi)) as out:
-            out.write(result.loc[:, list(columns)])
-        outputs[table] = out.result
-    missing = sorted(set(scope) - set(result["ticker"]))
-    signals = result.loc[result["date"] == days[-1], ["ticker", "signal"]].dropna()
-    context.log.info(f"{len(result):,} ticker-days; {len(signals)} signal(s) on {days[-1]}")
+        for chunk in chunks:  # each group of tickers is written while the next is computed
+            chunk = _finish(chunk, closes, iv30_by_key)
+            metrics.write(chunk.loc[:, list(METRIC_COLUMNS)])
+            wyckoff.write(chunk.loc[:, list(WYCKOFF_COLUMNS)])
+            tickers.update(chunk["ticker"].unique())
+            last = chunk.loc[chunk["date"] == days[-1], ["ticker", "signal"]].dropna()
+            signals += list(last.itertuples(index=False, name=None))
+            rows += len(chunk)
+            context.log.info(f"{len(tickers)}/{len(scope)} tickers written"
+                             f" ({time.perf_counter() - clock:.1f} s)")  # fmt: skip
+    outputs = {"ticker_metrics": metrics.result, "wyckoff_snapshots": wyckoff.result}
+    context.log.info(f"{rows:,} ticker-days analysed and written in"
+                     f" {time.perf_counter() - clock:.1f} s; {len(signals)} signal(s) on {days[-1]}")  # fmt: skip
+    missing = sorted(set(scope) - tickers)
     for table, written in outputs.items():
         meta = {**written.metadata(), "sessions": len(days), "scope_tickers": len(scope),
                 "tickers_without_bars": ", ".join(missing)}  # fmt: skip
         if table == "wyckoff_snapshots":
-            meta["signals_last_session"] = ", ".join(f"{t} {s}" for t, s in signals.itertuples(
-                index=False))  # fmt: skip
+            meta["signals_last_session"] = ", ".join(f"{t} {s}" for t, s in signals)
         yield dg.MaterializeResult(asset_key=table, metadata=meta)
 
 

@@ -38,6 +38,13 @@ COLUMN_TYPES = {
 }
 
 
+BARS_SCHEMA = pa.schema([
+    ("ticker", pa.string()), ("date", pa.date32()), ("open", pa.float64()),
+    ("high", pa.float64()), ("low", pa.float64()), ("close", pa.float64()),
+    ("volume", pa.float64()), ("transactions", pa.int64()),
+])  # fmt: skip  # what parse_day_aggs (and the grouped-daily parser) return
+
+
 class FlatFileError(ValueError):
     """A flat file is missing, unreadable or breaks a rule; the message says which and where."""
 
@@ -56,8 +63,8 @@ def new_york_midnight_ns(day: dt.date) -> int:
     return pd.Timestamp(day).tz_localize(NEW_YORK).value
 
 
-def _fail(where: str, row: int | None, rule: str) -> FlatFileError:
-    at = f" row {row}" if row is not None else ""
+def _fail(where: str, row: int | None, rule: str, what: str = "row") -> FlatFileError:
+    at = f" {what} {row}" if row is not None else ""
     return FlatFileError(f"{where}{at}: {rule}")
 
 
@@ -89,15 +96,22 @@ def parse_day_aggs(data: bytes, day: dt.date, where: str) -> pa.Table:
         )  # fmt: skip
     except pa.ArrowInvalid as exc:
         raise _fail(where, None, f"unreadable values: {exc}") from exc
-    n = table.num_rows
-    if n == 0:
+    if table.num_rows == 0:
         raise _fail(where, None, "the file has no rows")
+    return validated_bars(table, day, where)
+
+
+def validated_bars(table: pa.Table, day: dt.date, where: str, what: str = "row") -> pa.Table:
+    """The session's bars (ticker, date, OHLCV, transactions) after the flat-file rules: finite,
+    positive prices, non-negative volume, low <= open, close <= high, `window_start` at 00:00
+    New York of `day`, non-empty unique tickers. Errors name `where`, the row and the rule."""
+    n = table.num_rows
     cols = {c: table[c].to_numpy(zero_copy_only=False) for c in
             ("open", "high", "low", "close", "volume", "window_start")}  # fmt: skip
     for name in ("open", "high", "low", "close", "volume"):
         bad = ~np.isfinite(cols[name])
         if bad.any():
-            raise _fail(where, _first_bad_row(bad), f"{name} is empty or not a number")
+            raise _fail(where, _first_bad_row(bad), f"{name} is empty or not a number", what)
     o, h, lo, c = cols["open"], cols["high"], cols["low"], cols["close"]
     checks = [
         ((o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0), "prices must be positive"),
@@ -110,17 +124,17 @@ def parse_day_aggs(data: bytes, day: dt.date, where: str) -> pa.Table:
         if bad.any():
             row = _first_bad_row(bad)
             ticker = table["ticker"][row - 1].as_py()
-            raise _fail(where, row, f"{rule} (ticker {ticker})")
+            raise _fail(where, row, f"{rule} (ticker {ticker})", what)
     tickers = table["ticker"]
     if pc.any(pc.equal(pc.utf8_length(tickers), 0)).as_py():
         raise _fail(where, _first_bad_row(pc.equal(pc.utf8_length(tickers), 0).to_numpy()),
-                    "empty ticker")  # fmt: skip
+                    "empty ticker", what)  # fmt: skip
     counts = pc.value_counts(tickers)
     dup = counts.filter(pc.greater(counts.field("counts"), 1))
     if len(dup):
         symbol = dup.field("values")[0].as_py()
         row = _first_bad_row(pc.equal(tickers, symbol).to_numpy(zero_copy_only=False))
-        raise _fail(where, row, f"duplicate row for ticker {symbol} on {day}")
+        raise _fail(where, row, f"duplicate row for ticker {symbol} on {day}", what)
     return pa.table({
         "ticker": tickers,
         "date": pa.array(np.full(n, np.datetime64(day, "D"))).cast(pa.date32()),

@@ -70,8 +70,11 @@ def _json_default(value):
 
 
 def _json(value) -> str | None:
+    """JSON text for a json/jsonb column; a str is taken as JSON text already encoded."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
+    if isinstance(value, str):
+        return value
     return json.dumps(value, default=_json_default, allow_nan=False)
 
 

@@ -8,17 +8,20 @@ a universe screen can spread them over processes.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
 
 from kapman_assets.analytics import series
-from kapman_assets.analytics.indicators import indicators_from_prepared
+from kapman_assets.analytics.indicators import JSON_COLUMN, indicators_from_prepared
 from kapman_assets.analytics.price_metrics import price_metrics_from_prepared
 from kapman_assets.analytics.wyckoff import analyze_wyckoff
 
 KEYS = ["ticker", "date"]
+CHUNKS_PER_WORKER = 4  # groups of tickers per process: balance against per-group overhead
 
 
 def analyze_ticker(
@@ -63,9 +66,48 @@ def analyze_tickers(
     return result
 
 
+def json_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The indicators JSON column as compact JSON text (what a warehouse write sends anyway;
+    encoding it where the rows are computed spreads the work over the processes)."""
+    if JSON_COLUMN in frame.columns:
+        frame[JSON_COLUMN] = [json.dumps(v, separators=(",", ":"), allow_nan=False)
+                              for v in frame[JSON_COLUMN]]  # fmt: skip
+    return frame
+
+
 def _chunk(args: tuple) -> pd.DataFrame:
     """One process's share of `analyze_tickers_parallel`."""
-    return analyze_tickers(*args)
+    *rest, as_text = args
+    out = analyze_tickers(*rest)
+    return json_text(out) if as_text else out
+
+
+def analyze_tickers_chunks(
+    long: pd.DataFrame,
+    splits: pd.DataFrame | None = None,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    with_json: bool = True,
+    workers: int = 2,
+    sessions: pd.DatetimeIndex | None = None,
+    as_json_text: bool = False,
+) -> Iterator[pd.DataFrame]:
+    """`analyze_tickers` a group of tickers at a time over `workers` processes, in ticker order,
+    each group as soon as it is done (a caller can write one while the next is computed); with
+    `as_json_text` the indicators JSON comes back encoded (see `json_text`)."""
+    tickers = np.array(sorted(long["ticker"].unique()))
+    if workers <= 1 or len(tickers) < 2 * workers:
+        out = analyze_tickers(long, splits, start, end, with_json, sessions)
+        yield json_text(out) if as_json_text else out
+        return
+    jobs = []
+    for group in np.array_split(tickers, min(len(tickers), workers * CHUNKS_PER_WORKER)):
+        wanted = set(group)
+        part = long[long["ticker"].isin(wanted)]
+        part_splits = None if splits is None else splits[splits["ticker"].isin(wanted)]
+        jobs.append((part, part_splits, start, end, with_json, sessions, as_json_text))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_chunk, jobs)
 
 
 def analyze_tickers_parallel(
@@ -78,16 +120,5 @@ def analyze_tickers_parallel(
     sessions: pd.DatetimeIndex | None = None,
 ) -> pd.DataFrame:
     """`analyze_tickers` with the tickers split across `workers` processes (same result)."""
-    tickers = np.array(sorted(long["ticker"].unique()))
-    if workers <= 1 or len(tickers) < 2 * workers:
-        return analyze_tickers(long, splits, start, end, with_json, sessions)
-    groups = np.array_split(tickers, min(len(tickers), workers * 4))
-    jobs = []
-    for group in groups:
-        wanted = set(group)
-        part = long[long["ticker"].isin(wanted)]
-        part_splits = None if splits is None else splits[splits["ticker"].isin(wanted)]
-        jobs.append((part, part_splits, start, end, with_json, sessions))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        frames = list(pool.map(_chunk, jobs))
+    frames = list(analyze_tickers_chunks(long, splits, start, end, with_json, workers, sessions))
     return pd.concat(frames, ignore_index=True).sort_values(KEYS, kind="stable", ignore_index=True)

@@ -135,22 +135,22 @@ def chain_frame(
             calls.append(np.full(len(listed), is_call_side))
     strike, is_call = np.concatenate(strikes), np.concatenate(calls)
     t = np.array([(e - session).days for e in expirations], dtype=float) / DAYS_PER_YEAR
-    chain = pd.DataFrame({"expiration": expirations, "strike": strike,
-                          "contract_type": np.where(is_call, "call", "put")})  # fmt: skip
+    kind = np.where(is_call, "call", "put")
     iv = surface_iv(spot, strike, t, calm, base - calm)
     price = bs_price(spot, strike, t, iv, is_call)
     delta = bs_delta(spot, strike, t, iv, is_call)
     moneyness = np.abs(np.log(strike / spot))
     round_bonus = 1 + 1.5 * (strike % 10 == 0) + 0.7 * (strike % 5 == 0)
-    chain["open_interest"] = np.round(
+    oi = np.round(
         3000 * round_bonus * np.exp(-moneyness / 0.06) * np.exp(-t) * rng.lognormal(0, 0.5, len(t))
     )
-    chain["volume"] = np.round(chain["open_interest"] * rng.uniform(0, 0.25, len(t)))
+    volume = np.round(oi * rng.uniform(0, 0.25, len(t)))
     half = np.maximum(0.01, price * (0.01 + 0.25 * moneyness) + 0.02 / max(spot / 50, 0.2)) / 2
-    chain["bid"] = np.round(np.maximum(price - half, 0.0), 2)
-    chain["ask"] = np.round(np.maximum(price + half, chain["bid"] + 0.01), 2)
+    bid = np.round(np.maximum(price - half, 0.0), 2)
+    ask = np.round(np.maximum(price + half, bid + 0.01), 2)
     no_quote = rng.random(len(t)) < NO_QUOTE_SHARE
-    chain.loc[no_quote, ["bid", "ask"]] = np.nan
+    bid[no_quote] = ask[no_quote] = np.nan
+    deep = np.abs(delta) > DEEP_ITM_NO_GREEKS
     greeks = {
         "implied_volatility": iv,
         "delta": delta,
@@ -158,16 +158,14 @@ def chain_frame(
         "theta": bs_theta(spot, strike, t, iv, is_call),
         "vega": bs_vega(spot, strike, t, iv),
     }
-    deep = np.abs(delta) > DEEP_ITM_NO_GREEKS
-    for name, values in greeks.items():
-        chain[name] = np.where(deep, np.nan, values)
-    chain["ticker"] = [occ_ticker(underlying, e, k, s) for e, k, s in
-                       zip(chain["expiration"], chain["contract_type"], strike, strict=True)]  # fmt: skip
-    return chain
-
-
-def _value(x: float) -> float | None:
-    return None if x != x else float(x)  # NaN -> absent
+    tickers = [occ_ticker(underlying, e, k, s)
+               for e, k, s in zip(expirations, kind, strike.tolist(), strict=True)]  # fmt: skip
+    return pd.DataFrame({
+        "expiration": expirations, "strike": strike, "contract_type": kind,
+        "open_interest": oi, "volume": volume, "bid": bid, "ask": ask,
+        **{name: np.where(deep, np.nan, values) for name, values in greeks.items()},
+        "ticker": tickers,
+    })  # fmt: skip
 
 
 def snapshot_results(
@@ -177,28 +175,25 @@ def snapshot_results(
     out = []
     underlying_asset = {"ticker": underlying, "price": spot, "last_updated": updated_ns,
                         "timeframe": "DELAYED"}  # fmt: skip
-    for row in chain.itertuples(index=False):
+    columns = ("ticker", "contract_type", "expiration", "strike", "volume", "open_interest",
+               "implied_volatility", "delta", "gamma", "theta", "vega", "bid", "ask")  # fmt: skip
+    lists = [chain[c].tolist() for c in columns]
+    for ticker, kind, exp, strike, vol, oi, iv, delta, gamma, theta, vega, bid, ask in zip(
+        *lists, strict=True
+    ):
         result = {
-            "details": {
-                "ticker": row.ticker,
-                "contract_type": row.contract_type,
-                "exercise_style": "american",
-                "expiration_date": row.expiration.isoformat(),
-                "shares_per_contract": 100,
-                "strike_price": float(row.strike),
-            },
-            "day": {"volume": float(row.volume)},
-            "open_interest": int(row.open_interest),
+            "details": {"ticker": ticker, "contract_type": kind, "exercise_style": "american",
+                        "expiration_date": exp.isoformat(), "shares_per_contract": 100,
+                        "strike_price": strike},
+            "day": {"volume": vol},
+            "open_interest": int(oi),
             "underlying_asset": underlying_asset,
-        }
-        if row.implied_volatility == row.implied_volatility:
-            result["implied_volatility"] = float(row.implied_volatility)
-            result["greeks"] = {
-                g: float(getattr(row, g)) for g in ("delta", "gamma", "theta", "vega")
-            }
-        if row.bid == row.bid:
-            result["last_quote"] = {"bid": float(row.bid), "ask": float(row.ask),
-                                    "midpoint": round((row.bid + row.ask) / 2, 4),
+        }  # fmt: skip
+        if iv == iv:  # NaN: deep in the money, no greeks (as real snapshots)
+            result["implied_volatility"] = iv
+            result["greeks"] = {"delta": delta, "gamma": gamma, "theta": theta, "vega": vega}
+        if bid == bid:
+            result["last_quote"] = {"bid": bid, "ask": ask, "midpoint": round((bid + ask) / 2, 4),
                                     "timeframe": "DELAYED", "last_updated": updated_ns}  # fmt: skip
         out.append(result)
     return out

@@ -20,21 +20,25 @@ from dataclasses import dataclass, field
 import dagster as dg
 import httpx
 import pandas as pd
+import pyarrow as pa
 
 from kapman_resources.calendar import NEW_YORK, snapshot_window
 from kapman_resources.chain_snapshot import chain_rows
+from kapman_resources.grouped_daily import grouped_daily_bars
 from kapman_resources.massive_rest import (
     MASSIVE_REST_URL,
     Pages,
     RestAuthError,
     RestError,
     RetryPolicy,
+    get_json,
     paginate,
     require_key,
 )
 from kapman_resources.providers.flat_files import DemoFlatFiles
 
 SNAPSHOT_PAGE_LIMIT = 250
+GROUPED_DAILY_PATH = "/v2/aggs/grouped/locale/us/market/stocks"
 DEFAULT_CONCURRENCY = 8
 DEMO_KEY = "demo"  # the demo transport wants a bearer key like the real API; any will do
 Progress = Callable[[int, int], None]
@@ -97,6 +101,22 @@ class MarketRestProvider(dg.ConfigurableResource, ABC):
     def policy(self) -> RetryPolicy:
         return RetryPolicy(self.attempts, self.backoff_seconds, RetryPolicy.backoff_cap,
                            self.timeout_seconds)  # fmt: skip
+
+    def available(self) -> bool:
+        """Whether this provider can answer at all (a key is configured)."""
+        try:
+            self.api_key()
+        except RestAuthError:
+            return False
+        return True
+
+    def grouped_daily(self, session: dt.date) -> pa.Table:
+        """Every US stock's bar of `session` (raw prints, `adjusted=false`), validated like a
+        flat file; GroupedDailyEmpty while the endpoint has none."""
+        path = f"{GROUPED_DAILY_PATH}/{session}"
+        with self.client(session) as http:
+            body = get_json(http, path, self.api_key(), {"adjusted": "false"}, self.policy)
+        return grouped_daily_bars(body, session, f"grouped daily {session}")
 
     def snapshot_time(self, session: dt.date) -> pd.Timestamp:
         """When the snapshot of `session` is taken (now, for the live API)."""
@@ -190,6 +210,22 @@ class DemoMassiveRest(MarketRestProvider):
     def api_key(self) -> str:
         return DEMO_KEY
 
+    def available(self) -> bool:
+        """Whether this provider can answer at all (a key is configured)."""
+        try:
+            self.api_key()
+        except RestAuthError:
+            return False
+        return True
+
+    def grouped_daily(self, session: dt.date) -> pa.Table:
+        """Every US stock's bar of `session` (raw prints, `adjusted=false`), validated like a
+        flat file; GroupedDailyEmpty while the endpoint has none."""
+        path = f"{GROUPED_DAILY_PATH}/{session}"
+        with self.client(session) as http:
+            body = get_json(http, path, self.api_key(), {"adjusted": "false"}, self.policy)
+        return grouped_daily_bars(body, session, f"grouped daily {session}")
+
     def snapshot_time(self, session: dt.date) -> pd.Timestamp:
         return pd.Timestamp(f"{session} 16:15", tz=NEW_YORK).tz_convert("UTC")
 
@@ -197,7 +233,7 @@ class DemoMassiveRest(MarketRestProvider):
     def client(self, session: dt.date) -> Iterator[httpx.Client]:
         from kapman_resources.demo_market.rest_api import DEMO_REST_URL, DemoMassiveTransport
 
-        transport = DemoMassiveTransport(self.flat_files.fetch, self.flat_files.directory,
+        transport = DemoMassiveTransport(self.flat_files.written, self.flat_files.directory,
                                          session, self.seed)  # fmt: skip
         with httpx.Client(base_url=DEMO_REST_URL, transport=transport) as http:
             yield http

@@ -73,7 +73,9 @@ def test_kapman_demo_in_process_builds_and_then_only_rechecks(monkeypatch, tmp_p
         )
         second = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
         assert second.exit_code == 0, second.output
-        assert "already loaded" in second.output and "0 files written" in second.output
+        assert "already loaded" in second.output and "0 files written" in second.output, (
+            second.output
+        )
 
         # a stored bar breaks a blocking (ERROR) check: the summary shows it, the exit is 1
         with psycopg.connect(EmbeddedPostgres(home).url()) as conn:

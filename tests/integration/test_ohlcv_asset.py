@@ -94,7 +94,7 @@ def _replace_field(lines, row, col, value):
 
 
 BAD_INPUTS = {
-    "missing file": (None, "no day-aggregates file"),
+    "missing file": (None, "no flat file for"),
     "corrupt gzip": (b"\x1f\x8b\x08\x00garbage-not-deflate", "corrupt gzip"),
     "renamed column": ((HEADER.replace("close", "close_price"), _lines()), "missing column(s) ['close']"),
     "non-numeric price": ((HEADER, _replace_field(_lines(), 1, 2, "abc")), "unreadable values"),

@@ -47,7 +47,9 @@ def wiring() -> dict:
         s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
         for s in defs.schedules
     }
-    sensors = {s.name: {"type": type(s).__name__, "job": s.job_name} for s in defs.sensors}
+    sensors = {s.name: {"type": type(s).__name__,
+                        "target": s.job_name if s.has_jobs else str(s.asset_selection)}
+               for s in defs.sensors}  # fmt: skip
     return {"assets": assets, "checks": checks, "jobs": jobs, "schedules": schedules,
             "sensors": sensors}  # fmt: skip
 

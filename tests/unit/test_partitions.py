@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from kapman_assets.definitions import defs
-from kapman_assets.jobs import daily_job, evening_schedule
+from kapman_assets.jobs import evening_job, evening_schedule
 from kapman_assets.partitions import trading_day_partitions
 from kapman_resources.calendar import last_completed_session, nyse_sessions, session_closed
 
@@ -96,7 +96,7 @@ def test_the_evening_schedule_loads_each_session_on_its_own_evening():
             )
             result = evening_schedule.evaluate_tick(context)
             for request in result.run_requests or []:
-                assert evening_schedule.job_name == daily_job.name
+                assert evening_schedule.job_name == evening_job.name
                 assert request.partition_key not in launched
                 launched[request.partition_key] = day
             if not result.run_requests:
