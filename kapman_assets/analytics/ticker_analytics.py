@@ -21,7 +21,7 @@ from kapman_assets.analytics.price_metrics import price_metrics_from_prepared
 from kapman_assets.analytics.wyckoff import analyze_wyckoff
 
 KEYS = ["ticker", "date"]
-CHUNKS_PER_WORKER = 4  # groups of tickers per process: balance against per-group overhead
+CHUNKS_PER_WORKER = 12  # groups of tickers per process: balance against per-group overhead
 
 
 def analyze_ticker(
