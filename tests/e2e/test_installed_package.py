@@ -54,7 +54,7 @@ def test_a_wheel_install_migrates_and_runs_the_demo(tmp_path):
         migrated = _run([kapman, "db", "migrate"], cwd=elsewhere, env=env)
         assert "applied ['001'" in migrated.stdout
         demo = _run([kapman, "demo"], cwd=elsewhere, env=env)
-        assert "backfilling 2023-01-03" in demo.stdout and "4/5 passed" in demo.stdout
+        assert "backfilling 2023-01-03" in demo.stdout and "12/13 passed" in demo.stdout
         assert (home / "dagster_home" / "dagster.yaml").exists()
     finally:
         EmbeddedPostgres(home).destroy()
