@@ -27,6 +27,7 @@ test: $(STAMP)  ## install and run the whole suite with coverage
 bench: $(STAMP)  ## performance figures (see benchmarks/ and README › Performance)
 	$(BIN)/python benchmarks/bench_ohlcv_load.py
 	$(BIN)/python benchmarks/bench_analytics.py
+	$(BIN)/python benchmarks/bench_analytical_layer.py
 
 db-stop: $(STAMP)
 	$(BIN)/kapman db stop

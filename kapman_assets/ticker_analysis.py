@@ -135,7 +135,7 @@ def ticker_analysis(context: dg.AssetExecutionContext, warehouse: PostgresResour
         bars, splits, pd.Timestamp(lo), pd.Timestamp(days[-1]), workers=ANALYSIS_WORKERS,
         sessions=calendar, as_json_text=True,
     ) if not bars.empty else iter(())  # fmt: skip
-    tickers, signals, rows = set(), [], 0
+    tickers, signals, rows, with_chain = set(), [], 0, set()
     with (
         warehouse.write_slice("ticker_metrics", (lo, hi)) as metrics,
         warehouse.write_slice("wyckoff_snapshots", (lo, hi)) as wyckoff,
@@ -145,6 +145,7 @@ def ticker_analysis(context: dg.AssetExecutionContext, warehouse: PostgresResour
             metrics.write(chunk.loc[:, list(METRIC_COLUMNS)])
             wyckoff.write(chunk.loc[:, list(WYCKOFF_COLUMNS)])
             tickers.update(chunk["ticker"].unique())
+            with_chain.update(chunk.loc[chunk["options_date"].notna(), "date"])
             last = chunk.loc[chunk["date"] == days[-1], ["ticker", "signal"]].dropna()
             signals += list(last.itertuples(index=False, name=None))
             rows += len(chunk)
@@ -157,6 +158,9 @@ def ticker_analysis(context: dg.AssetExecutionContext, warehouse: PostgresResour
     for table, written in outputs.items():
         meta = {**written.metadata(), "sessions": len(days), "scope_tickers": len(scope),
                 "tickers_without_bars": ", ".join(missing)}  # fmt: skip
+        if table == "ticker_metrics":  # iv_hv_diff needs that session's stored chain
+            meta["sessions_with_a_chain"] = len(with_chain)
+            meta["sessions_without_a_chain (iv_hv_diff NULL)"] = len(days) - len(with_chain)
         if table == "wyckoff_snapshots":
             meta["signals_last_session"] = ", ".join(f"{t} {s}" for t, s in signals)
         yield dg.MaterializeResult(asset_key=table, metadata=meta)

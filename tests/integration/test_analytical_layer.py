@@ -123,3 +123,38 @@ def test_an_unclosed_session_is_refused(layer, monkeypatch):
     assert not result.success
     failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
     assert "has not closed yet" in str(failure.event_specific_data.error.to_string())
+
+
+class TonightMassiveRest(MassiveRest):
+    """The live client, with the replayed pages standing for tonight's snapshot (the "only
+    tonight" guard has its own tests)."""
+
+    def refuse_unavailable(self, sessions):
+        return None
+
+
+def test_a_rejected_key_fails_clearly_writes_nothing_and_a_rerun_recovers(layer):
+    from helpers.rest_server import Server, contract
+
+    db_url, res = layer
+    server = Server()
+    try:
+        for symbol in SCOPE[:3]:
+            server.script[symbol] = [(401, {"status": "ERROR"}, None)]
+        bad = {**res, "market_rest": TonightMassiveRest(key="wrong", base_url=server.url)}
+        day = str(CHAIN_DAYS[-1])
+        result = dg.materialize([options.options_chains], resources=bad, partition_key=day,
+                                raise_on_error=False)  # fmt: skip
+        assert not result.success
+        failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+        assert "MASSIVE_API_KEY was rejected" in failure.event_specific_data.error.message
+        assert len(server.requests) == 1  # no storm
+        assert table(db_url, "options_chains", "date") == []
+        for n, symbol in enumerate(SCOPE[:3]):  # distinct OCC tickers per underlying
+            server.paged(symbol, [contract(10 * n + i) for i in range(3)], per_page=2)
+        good = {**res, "market_rest": TonightMassiveRest(key="right", base_url=server.url,
+                                                         backoff_seconds=0.01)}  # fmt: skip
+        assert dg.materialize([options.options_chains], resources=good, partition_key=day).success
+        assert len(table(db_url, "options_chains", "date")) == 3 * 3
+    finally:
+        server.httpd.shutdown()

@@ -189,3 +189,43 @@ def test_tonights_grouped_daily_not_published_yet_asks_for_a_retry(tmp_path):
     (root / day_aggs_key(DAYS[-2])).unlink()
     with pytest.raises(dg.Failure, match="no bars for"):
         ohlcv._read_month(files, rest, [DAYS[-2]])
+
+
+def test_the_sensor_at_a_fixed_clock_the_morning_after_a_holiday(db_url, tmp_path, monkeypatch):
+    """Friday 2024-07-05 09:00 New York (Thursday was July 4th): the sensor looks at the five
+    sessions through Wednesday 07-03 (Friday has not closed) and loads 07-03's new file."""
+    import pandas as pd
+
+    from kapman_assets import jobs
+    from kapman_resources import calendar
+
+    clock = pd.Timestamp("2024-07-05 09:00", tz="America/New_York")
+    monkeypatch.setattr(
+        jobs, "last_completed_session", lambda: calendar.last_completed_session(clock)
+    )
+    days = nyse_sessions("2024-06-26", "2024-07-03")
+    root = tmp_path / "mirror"
+    write_mirror(root, days[:-1], TICKERS)
+    res = local_resources(db_url, root)
+    tags = {"dagster/asset_partition_range_start": str(days[0]),
+            "dagster/asset_partition_range_end": str(days[-2])}  # fmt: skip
+    assert dg.materialize([ohlcv.ohlcv], resources=res, tags=tags).success
+    assert isinstance(sensor_requests(db_url, root), dg.SkipReason)
+    write_day(root, days[-1], day_rows(days[-1], TICKERS))
+    assert [r.partition_key for r in sensor_requests(db_url, root)] == ["2024-07-03"]
+
+
+def test_retention_trims_the_bookkeeping_with_its_table(db_url):
+    from kapman_resources.retention import apply_retention
+
+    with connect(db_url) as conn:
+        conn.execute("INSERT INTO ohlcv_loads (date, source, rows) VALUES ('2024-01-02',"
+                     " 'flat_file', 1), ('2024-03-01', 'grouped_daily', 1)")  # fmt: skip
+        conn.execute("INSERT INTO options_chain_fetches (date, underlying, status) VALUES"
+                     " ('2024-01-02', 'AAPL', 'ok'), ('2024-03-01', 'AAPL', 'ok')")  # fmt: skip
+        conn.commit()
+        apply_retention(conn, "ohlcv", dt.date(2024, 2, 1))
+        assert [r[0] for r in conn.execute("SELECT date FROM ohlcv_loads")] == [dt.date(2024, 3, 1)]
+        assert conn.execute("SELECT count(*) FROM options_chain_fetches").fetchone()[0] == 2
+        apply_retention(conn, "options_chains", dt.date(2024, 2, 1))
+        assert conn.execute("SELECT count(*) FROM options_chain_fetches").fetchone()[0] == 1
