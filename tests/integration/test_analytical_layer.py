@@ -158,3 +158,32 @@ def test_a_rejected_key_fails_clearly_writes_nothing_and_a_rerun_recovers(layer)
         assert len(table(db_url, "options_chains", "date")) == 3 * 3
     finally:
         server.httpd.shutdown()
+
+
+def test_migration_007_moves_stored_rows_into_monthly_partitions(fresh_db_url, tmp_path):
+    import shutil
+
+    from kapman_resources.database import SQL_DIR, migrate
+
+    before = tmp_path / "sql"
+    before.mkdir()
+    for path in SQL_DIR.glob("*.sql"):
+        if path.name < "007":
+            shutil.copy(path, before / path.name)
+    with connect(fresh_db_url) as conn:
+        migrate(conn, before)
+        conn.execute(
+            "INSERT INTO ticker_metrics (ticker, date, close) VALUES ('AAPL', '2026-11-30', 1.5)"
+        )
+        conn.execute(
+            "INSERT INTO wyckoff_snapshots (ticker, date, bc_score) VALUES ('AAPL', '2026-11-30', 3)"
+        )
+        conn.commit()
+        assert "007" in migrate(conn)
+        kinds = dict(conn.execute(
+            "SELECT relname, relkind FROM pg_class WHERE relname IN ('ticker_metrics',"
+            " 'wyckoff_snapshots', 'options_daily_summary')").fetchall())  # fmt: skip
+        assert set(kinds.values()) <= {"p"} or conn.execute(
+            "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()  # fmt: skip
+        assert conn.execute("SELECT close FROM ticker_metrics").fetchall() == [(1.5,)]
+        assert conn.execute("SELECT bc_score FROM daily_snapshots").fetchall() == [(3,)]
