@@ -183,6 +183,7 @@ def _keys_by_job(keys: list[str]) -> dict[str, list[str]]:
     the full warm-up."""
     from kapman_assets import jobs
     from kapman_assets.ticker_analysis import WARMUP_SESSIONS
+    from kapman_resources.massive_rest import RestError
     from kapman_resources.providers.market_rest import refuse_past_session
     from kapman_resources.settings import OHLCV_RETENTION_SESSIONS
 
@@ -193,7 +194,7 @@ def _keys_by_job(keys: list[str]) -> dict[str, list[str]]:
         try:
             refuse_past_session(dt.date.fromisoformat(keys[-1]))
             chain_keys = keys[-1:]
-        except ValueError as exc:
+        except RestError as exc:
             click.echo(f"options: {exc}")
             chain_keys = []
     return {
@@ -231,10 +232,10 @@ def _run_pipeline() -> tuple[list, bool]:
     from kapman_assets import catch_up, jobs
     from kapman_assets.definitions import defs
     from kapman_assets.ohlcv import ohlcv
-    from kapman_assets.partitions import TRADING_DAYS
+    from kapman_assets.partitions import TRADING_DAYS, closed_partition_keys
 
     instance = dg.DagsterInstance.get()
-    keys = TRADING_DAYS.get_partition_keys()
+    keys = closed_partition_keys(TRADING_DAYS)
     force = {ohlcv.key: _final_files_due(keys)}
     steps = catch_up.plan(instance, defs, jobs.LAYER_JOBS, keys, _keys_by_job(keys), force)
     if not any(ohlcv.key in step.assets for step in steps):
@@ -322,7 +323,7 @@ def demo() -> None:
     """
     import datetime as dt
 
-    from kapman_assets.partitions import TRADING_DAYS
+    from kapman_assets.partitions import TRADING_DAYS, closed_partition_keys
     from kapman_resources.flatfiles import FlatFileError
 
     settings = _settings()
@@ -331,7 +332,7 @@ def demo() -> None:
     click.echo(f"database: {where} ({redact(runtime.database_url)})")
     applied = _migrate(runtime.database_url)
     click.echo(f"migrations: {'applied ' + ', '.join(applied) if applied else 'up to date'}")
-    through = dt.date.fromisoformat(TRADING_DAYS.get_last_partition_key())
+    through = dt.date.fromisoformat(closed_partition_keys(TRADING_DAYS)[-1])
     try:
         _prepare_flat_files(settings, through)
     except (FlatFileError, OSError) as exc:

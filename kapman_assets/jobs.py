@@ -115,9 +115,12 @@ def ohlcv_final_files(
     """A run per session of the last few whose flat file is not what `ohlcv` holds."""
     last = last_completed_session()
     days = nyse_sessions(last - dt.timedelta(days=3 * FINAL_FILES_LOOKBACK_SESSIONS), last)
-    due = ohlcv.sessions_to_finalize(flat_files, warehouse, days[-FINAL_FILES_LOOKBACK_SESSIONS:])
+    first = str(TRADING_DAYS.get_first_partition_key())
+    days = [d for d in days[-FINAL_FILES_LOOKBACK_SESSIONS:] if str(d) >= first]
+    due = ohlcv.sessions_to_finalize(flat_files, warehouse, days) if days else []
     if not due:
-        return dg.SkipReason(f"no new or republished flat file for {days[-5]} .. {last}")
+        return dg.SkipReason(f"no new or republished flat file for {days[0] if days else last}"
+                             f" .. {last}")  # fmt: skip
     return [dg.RunRequest(run_key=f"{day}:{etag}", partition_key=str(day)) for day, etag in due]
 
 
@@ -125,8 +128,9 @@ analytics_automation = dg.AutomationConditionSensorDefinition(
     "analytics_automation",
     target=dg.AssetSelection.groups(options.GROUP, ticker_analysis.GROUP),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the options summary, metrics and Wyckoff for a session as soon as their"
-    " inputs land, and again when ohlcv for it is replaced (AutomationCondition.eager).",
+    description="Runs the options summary, metrics and Wyckoff for the latest session as soon as"
+    " their inputs land, and again when its ohlcv is replaced (AutomationCondition.eager looks at"
+    " the latest session only: rerun older sessions by hand).",
 )
 
 SCHEDULES = [evening_schedule]

@@ -20,7 +20,7 @@ from kapman_assets.partitions import (
 )
 from kapman_resources.calendar import nyse_sessions
 from kapman_resources.database import watchlist_symbols
-from kapman_resources.massive_rest import RestError
+from kapman_resources.massive_rest import API_KEY_VARIABLE, RestError
 from kapman_resources.providers import MarketRestProvider
 from kapman_resources.settings import load_settings
 from kapman_resources.warehouse import PostgresResource, load_table
@@ -55,10 +55,11 @@ def _scope(warehouse: PostgresResource) -> tuple[list[str], list[str]]:
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=GROUP,
     kinds={"postgres"},
+    output_required=False,  # without a REST key there is no snapshot to take
 )  # an ingestion asset like ohlcv: tonight's snapshot does not wait for tonight's bars
 def options_chains(
     context: dg.AssetExecutionContext, market_rest: MarketRestProvider, warehouse: PostgresResource
-) -> dg.MaterializeResult:
+):
     """Every contract of every scope ticker's option chain, snapshotted on the session's evening.
 
     A ticker's chain is written whole or not at all; failed tickers are named in the metadata
@@ -67,6 +68,12 @@ def options_chains(
     """
     days = sessions_in_window(context.partition_time_window)
     refuse_open_sessions(days)
+    if not market_rest.available():
+        context.log.warning(f"no {API_KEY_VARIABLE}: no option-chain snapshot taken for"
+                            f" {days[0]} .. {days[-1]}; nothing was materialized")  # fmt: skip
+        context.log_event(dg.AssetObservation(asset_key=context.asset_key, partition=str(days[-1]),
+                                              metadata={"reason": f"no {API_KEY_VARIABLE}"}))  # fmt: skip
+        return
     try:
         market_rest.refuse_unavailable(days)
     except RestError as exc:
@@ -116,14 +123,14 @@ def options_chains(
                 context.log.info(f"{day}: {len(got.chains)} chains, {got.contracts:,} contracts")
         out.also(DELETE_FETCHES, [(lo, hi)])
         out.also(INSERT_FETCH, fetches)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             **out.result.metadata(),
             "sessions": len(days),
             "scope_tickers": len(scope),
             "contracts": contracts,
             "pages": pages,
-            "tickers_failed": len(failed),
+            "chains_failed (ticker-sessions)": len(failed),
             "failed": "; ".join(f"{k}: {v}" for k, v in sorted(failed.items())[:10]),
             "tickers_without_options": ", ".join(sorted(empty)),
             "tickers_not_in_tickers": ", ".join(unknown),

@@ -54,6 +54,13 @@ TRADING_DAYS = trading_day_partitions(load_settings().history_start)
 """NYSE trading sessions (XNYS from exchange-calendars): the one calendar every layer uses."""
 
 
+def closed_partition_keys(partitions: dg.TimeWindowPartitionsDefinition) -> list[str]:
+    """The partition keys of sessions that have closed (on a holiday Dagster already lists the
+    next session; it is left out until its own close)."""
+    last = str(last_completed_session())
+    return [k for k in partitions.get_partition_keys() if k <= last]
+
+
 def sessions_in_window(window: dg.TimeWindow) -> list[dt.date]:
     """The NYSE sessions inside a partition time window [start, end)."""
     return nyse_sessions(window.start.date(), window.end.date() - dt.timedelta(days=1))

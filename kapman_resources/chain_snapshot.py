@@ -5,7 +5,8 @@ mergers share (expiration, strike, type) with standard ones and differ by ticker
 `shares_per_contract`. `greeks`, `implied_volatility` and `last_quote` are often absent (deep
 in the money, plan limits): their columns are NULL, never 0. Open interest is as of the previous
 session's close (OCC publishes it overnight). A contract without its identity (ticker, type,
-strike, expiration) or with a string where a number belongs makes the whole page malformed.
+strike, expiration) or with a string where a number belongs fails the whole underlying's chain
+(nothing of it is kept; the caller names it failed).
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ NUMBER_FIELDS = (  # (section, key, column); section None = the result itself
     ("underlying_asset", "last_updated", "underlying_updated_at"),
 )
 _NUMERIC = (int, float, type(None))
+INTEGER_LIMITS = {  # plausible bounds of integer fields (beyond them a value is garbage)
+    "open_interest": 1e12,
+    "shares_per_contract": 1e9,
+    "underlying_updated_at": 4e18,  # ns since 1970: before 2096
+}
 
 
 def _sections(results: list, name: str, tickers: list, underlying: str) -> list[dict]:
@@ -106,7 +112,7 @@ def chain_rows(
             raise MalformedResponse(f"{underlying} {tickers[i]}: details.contract_type is {kind!r}")
     raw_dates = [d.get("expiration_date") for d in details]
     try:
-        expiration = pd.to_datetime(raw_dates, format="%Y-%m-%d").date
+        expiration = [dt.date.fromisoformat(v) for v in raw_dates]
     except (ValueError, TypeError):
         bad = next(i for i, v in enumerate(raw_dates) if not _is_iso_date(v))
         raise MalformedResponse(
@@ -122,11 +128,15 @@ def chain_rows(
     if missing_strike.any():
         i = int(np.flatnonzero(missing_strike)[0])
         raise MalformedResponse(f"{underlying} {tickers[i]}: details.strike_price is missing")
-    for col in ("open_interest", "shares_per_contract"):
-        columns[col] = pd.array(np.round(columns[col]), dtype="Int64")
-    columns["underlying_updated_at"] = pd.to_datetime(
-        pd.array(np.round(columns["underlying_updated_at"]), dtype="Int64"), unit="ns", utc=True
-    )
+    for col, limit in INTEGER_LIMITS.items():
+        values = columns[col]
+        too_big = np.abs(np.nan_to_num(values)) > limit
+        if too_big.any():
+            i = int(np.flatnonzero(too_big)[0])
+            raise MalformedResponse(f"{underlying} {tickers[i]}: {col} is {values[i]!r}")
+        columns[col] = pd.array(np.round(values), dtype="Int64")
+    columns["underlying_updated_at"] = pd.to_datetime(columns["underlying_updated_at"], unit="ns",
+                                                      utc=True)  # fmt: skip
     columns.update(date=session, underlying=underlying, snapshot_at=snapshot_at)
     frame = pd.DataFrame(columns).drop_duplicates(
         "contract_ticker", keep="first", ignore_index=True
@@ -139,4 +149,4 @@ def _is_iso_date(value) -> bool:
         dt.date.fromisoformat(value)
     except (TypeError, ValueError):
         return False
-    return True
+    return True  # (a "20250105" also parses: fromisoformat accepts the basic format)

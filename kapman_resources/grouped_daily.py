@@ -1,8 +1,8 @@
 """Massive's grouped daily bars (`/v2/aggs/grouped/locale/us/market/stocks/{date}`) as the same
 table a day-aggregate flat file gives.
 
-Results carry `T` (ticker), `o h l c v`, `t` (the bar's start, ms: 00:00 New York of the
-session) and `n` (transactions, sometimes absent: NULL). The same rules as a flat file apply
+Results carry `T` (ticker), `o h l c v`, `t` (the bar's timestamp in ms; its New York date is
+the session) and `n` (transactions, sometimes absent: NULL). The same rules as a flat file apply
 (`flatfiles.validated_bars`); a response for another date, an empty one (a holiday, or not yet
 published) and strings where numbers belong are errors that name the date and the result.
 """
@@ -29,7 +29,7 @@ class GroupedDailyEmpty(MalformedResponse):
 def grouped_daily_bars(body: dict, day: dt.date, where: str) -> pa.Table:
     """The response's bars for `day` (ticker, date, OHLCV, transactions), validated."""
     results = body.get("results")
-    if results is None and body.get("resultsCount") == 0 or results == []:
+    if (results is None and body.get("resultsCount") == 0) or results == []:
         raise GroupedDailyEmpty(f"{where}: no bars for {day} (not a session, or not published yet)")
     if not isinstance(results, list):
         raise MalformedResponse(f"{where}: results is not a list")
@@ -49,15 +49,20 @@ def grouped_daily_bars(body: dict, day: dt.date, where: str) -> pa.Table:
         columns["n"].append(
             int(n) if isinstance(n, int | float) and not isinstance(n, bool) else None
         )
-    starts = np.asarray(columns["t"], dtype=np.int64) * 1_000_000
-    expected = new_york_midnight_ns(day)
-    if len(starts) and (starts != expected).all():
-        other = pd.Timestamp(int(starts[0]), unit="ns", tz="UTC").tz_convert(NEW_YORK).date()
-        raise MalformedResponse(f"{where}: the response is for {other}, not {day}")
+    # `t` is the bar's timestamp in ms (Massive's examples put daily bars at 16:00 New York,
+    # the flat files at 00:00): its New York date must be the session's
+    dates = pd.to_datetime(np.asarray(columns["t"], dtype=np.int64), unit="ms", utc=True)
+    local = dates.tz_convert(NEW_YORK).date
+    wrong = np.flatnonzero(local != day)
+    if len(wrong):
+        i = int(wrong[0])
+        raise MalformedResponse(
+            f"{where} result {i + 1} ({columns['ticker'][i]}): the bar is for {local[i]}, not {day}"
+        )
     table = pa.table({
         "ticker": pa.array(columns["ticker"], pa.string()),
         **{name: pa.array(columns[name], pa.float64()) for name in NUMBER_FIELDS.values()},
-        "window_start": pa.array(starts, pa.int64()),
+        "window_start": pa.array(np.full(len(local), new_york_midnight_ns(day)), pa.int64()),
         "transactions": pa.array(columns["n"], pa.int64()),
     })  # fmt: skip
     try:

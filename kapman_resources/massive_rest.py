@@ -43,12 +43,15 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     timeout: float = 30.0
+    retry_after_cap: float = 120.0  # the longest Retry-After honoured as given
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
-        """Seconds to wait before retry `attempt` (1-based): Retry-After, else jittered 2^n."""
+        """Seconds to wait before retry `attempt` (1-based): Retry-After plus up to 10 % (so
+        concurrent workers do not retry in step), else a jittered 2^n backoff."""
         if retry_after is not None:
             try:
-                return min(max(float(retry_after), 0.0), self.backoff_cap)
+                wait = min(max(float(retry_after), 0.0), self.retry_after_cap)
+                return wait * (1 + random.random() / 10)
             except ValueError:
                 pass  # an HTTP date: fall back to our own schedule
         return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)) * (
@@ -92,13 +95,16 @@ def get_json(
             last = f"timed out after {policy.timeout:g} s"
         except httpx.TransportError as exc:
             last = f"connection failed ({type(exc).__name__})"
+        except httpx.HTTPError as exc:  # redirects, undecodable bodies: not worth a retry
+            raise RestError(f"{where}: {type(exc).__name__}: {exc}") from None
         else:
             status = response.status_code
-            if status in (401, 403):
+            if status == 401:
                 raise RestAuthError(
-                    f"{API_KEY_VARIABLE} was rejected by {where} (HTTP {status}): check the key"
-                    " and that your plan includes this endpoint"
+                    f"{API_KEY_VARIABLE} was rejected by {where} (HTTP 401): check the key"
                 )
+            if status == 403:  # the key works but the plan does not cover this request
+                raise RestError(f"{where} answered HTTP 403: your Massive plan does not include it")
             if status not in RETRYABLE_STATUS:
                 if status >= 400:
                     raise RestError(f"{where} answered HTTP {status}: {response.text[:200]}")
@@ -124,6 +130,12 @@ def _cursor(next_url: str) -> str:
     return (query.get("cursor") or [next_url])[0]
 
 
+def _origin(client: httpx.Client, url: str) -> str:
+    """scheme://host:port of `url` (relative URLs resolve against the client's base URL)."""
+    full = client.base_url.join(url) if not urlsplit(url).scheme else httpx.URL(url)
+    return f"{full.scheme}://{full.host}:{full.port or ''}"
+
+
 @dataclass
 class Pages:
     """What a paginated call saw besides its results."""
@@ -144,8 +156,10 @@ def paginate(
     """Every page's JSON object, following `next_url` until it ends or repeats a cursor."""
     seen = seen if seen is not None else Pages()
     cursors: set[str] = set()
+    origin = None
     while True:
         page = get_json(client, url, api_key, params, policy, sleep)
+        origin = origin or _origin(client, url)
         seen.pages += 1
         yield page
         next_url = page.get("next_url")
@@ -153,6 +167,8 @@ def paginate(
             return
         if not isinstance(next_url, str):
             raise MalformedResponse(f"{endpoint(url)}: next_url is not a string")
+        if _origin(client, next_url) != origin:  # the key must not follow another host
+            raise MalformedResponse(f"{endpoint(url)}: next_url points at another host")
         cursor = _cursor(next_url)
         if cursor in cursors:
             seen.repeated_cursor = True

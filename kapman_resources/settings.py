@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout, for an editable install
@@ -78,7 +78,7 @@ class Settings:
     s3_secret_access_key: str | None
     demo_tickers: int
     demo_seed: int
-    massive_api_key: str | None = None
+    massive_api_key: str | None = field(default=None, repr=False)  # a secret: never printed
     massive_rest_url: str = "https://api.massive.com"
     rest_concurrency: int = DEFAULT_REST_CONCURRENCY
     chain_failure_threshold: float = DEFAULT_CHAIN_FAILURE_THRESHOLD

@@ -73,12 +73,14 @@ def _offset(cursor: str) -> int:
 class DemoMassiveTransport(httpx.BaseTransport):
     """Massive's snapshot and grouped-daily endpoints over the demo market, as of `session`."""
 
-    def __init__(self, fetch: Fetch, source: str, session: dt.date, seed: int) -> None:
+    def __init__(
+        self, fetch: Fetch, source: str, session: dt.date, seed: int, start: dt.date
+    ) -> None:
         self.fetch, self.source, self.session, self.seed = fetch, source, session, seed
         self._chains: dict[str, list[dict]] = {}
         self._lock = threading.Lock()
-        history = nyse_sessions(session - dt.timedelta(days=DRAWDOWN_SESSIONS * 2), session)
-        self._history = history[-DRAWDOWN_SESSIONS:]
+        lookback = max(start, session - dt.timedelta(days=DRAWDOWN_SESSIONS * 2))
+        self._history = nyse_sessions(lookback, session)[-DRAWDOWN_SESSIONS:]  # the market's own
         self._market: pd.DataFrame | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -14,7 +14,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -91,8 +91,8 @@ class MarketRestProvider(dg.ConfigurableResource, ABC):
         """The bearer key (RestAuthError naming the variable when there is none)."""
 
     @abstractmethod
-    def client(self, session: dt.date) -> contextmanager:
-        """An httpx client whose "now" is `session` (the live API refuses other sessions)."""
+    def client(self, session: dt.date) -> AbstractContextManager[httpx.Client]:
+        """An httpx client whose "now" is `session` (a context manager)."""
 
     def refuse_unavailable(self, sessions: list[dt.date]) -> None:
         """Raise SnapshotUnavailable for a session this provider cannot snapshot."""
@@ -154,12 +154,15 @@ class MarketRestProvider(dg.ConfigurableResource, ABC):
                 done += self._collect(out, lambda: one(todo[0]), todo[0])
                 if progress:
                     progress(done, len(todo))
-            with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            pool = ThreadPoolExecutor(max_workers=max(1, self.concurrency))
+            try:
                 futures = {pool.submit(one, s): s for s in todo[1:]}
                 for future in as_completed(futures):
                     done += self._collect(out, future.result, futures[future])
                     if progress:
                         progress(done, len(todo))
+            finally:  # a rejected key: the queued tickers are not fetched
+                pool.shutdown(wait=True, cancel_futures=True)
         out.chains = dict(sorted(out.chains.items()))
         return out
 
@@ -169,8 +172,9 @@ class MarketRestProvider(dg.ConfigurableResource, ABC):
             _, chain, pages = result()
         except RestAuthError:
             raise
-        except RestError as exc:
-            out.failed[symbol] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one ticker's failure, whatever it is, is named
+            out.failed[symbol] = str(exc) if isinstance(exc, RestError) else (
+                f"{symbol}: {type(exc).__name__}: {exc}")  # fmt: skip
             return 1
         out.pages += pages.pages
         if pages.repeated_cursor:
@@ -210,22 +214,6 @@ class DemoMassiveRest(MarketRestProvider):
     def api_key(self) -> str:
         return DEMO_KEY
 
-    def available(self) -> bool:
-        """Whether this provider can answer at all (a key is configured)."""
-        try:
-            self.api_key()
-        except RestAuthError:
-            return False
-        return True
-
-    def grouped_daily(self, session: dt.date) -> pa.Table:
-        """Every US stock's bar of `session` (raw prints, `adjusted=false`), validated like a
-        flat file; GroupedDailyEmpty while the endpoint has none."""
-        path = f"{GROUPED_DAILY_PATH}/{session}"
-        with self.client(session) as http:
-            body = get_json(http, path, self.api_key(), {"adjusted": "false"}, self.policy)
-        return grouped_daily_bars(body, session, f"grouped daily {session}")
-
     def snapshot_time(self, session: dt.date) -> pd.Timestamp:
         return pd.Timestamp(f"{session} 16:15", tz=NEW_YORK).tz_convert("UTC")
 
@@ -234,6 +222,7 @@ class DemoMassiveRest(MarketRestProvider):
         from kapman_resources.demo_market.rest_api import DEMO_REST_URL, DemoMassiveTransport
 
         transport = DemoMassiveTransport(self.flat_files.written, self.flat_files.directory,
-                                         session, self.seed)  # fmt: skip
+                                         session, self.seed,
+                                         dt.date.fromisoformat(self.flat_files.start))  # fmt: skip
         with httpx.Client(base_url=DEMO_REST_URL, transport=transport) as http:
             yield http

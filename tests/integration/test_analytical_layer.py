@@ -52,7 +52,7 @@ def test_chains_summary_metrics_and_wyckoff_fill_for_the_scope(layer):
     assert chains.success
     meta = chains.asset_materializations_for_node("options_chains")[0].metadata
     assert meta["tickers_not_in_tickers"].value == "ZZZNOTATICKER"
-    assert meta["tickers_failed"].value == 0
+    assert meta["chains_failed (ticker-sessions)"].value == 0
     assert all(e.passed for e in chains.get_asset_check_evaluations())
     with connect(db_url) as conn:
         per = conn.execute("SELECT date, underlying, count(*) FROM options_chains GROUP BY 1, 2"

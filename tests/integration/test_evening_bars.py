@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
+import pandas as pd
 import pytest
 from helpers.flatfiles import day_rows, write_day, write_mirror
 from helpers.resources import local_resources
@@ -168,7 +169,7 @@ def test_a_malformed_grouped_daily_names_the_result(mutate, message):
 
 
 def test_a_response_for_the_wrong_date_or_an_empty_one_is_refused():
-    with pytest.raises(MalformedResponse, match="is for 2024-07-02, not 2024-07-03"):
+    with pytest.raises(MalformedResponse, match="is for 2024-07-02, not 2024-07-03"):  # bar date
         grouped_daily_bars(grouped_body(dt.date(2024, 7, 2)), dt.date(2024, 7, 3), "gd")
     with pytest.raises(GroupedDailyEmpty, match="no bars for 2024-07-04"):
         grouped_daily_bars({"status": "OK", "resultsCount": 0}, dt.date(2024, 7, 4), "gd")
@@ -229,3 +230,14 @@ def test_retention_trims_the_bookkeeping_with_its_table(db_url):
         assert conn.execute("SELECT count(*) FROM options_chain_fetches").fetchone()[0] == 2
         apply_retention(conn, "options_chains", dt.date(2024, 2, 1))
         assert conn.execute("SELECT count(*) FROM options_chain_fetches").fetchone()[0] == 1
+
+
+def test_grouped_daily_bars_stamped_at_the_close_are_that_session():
+    """Massive's examples stamp daily bars at 16:00 New York; the date is what counts."""
+    day = dt.date(2024, 7, 3)
+    body = grouped_body(day)
+    close_ms = int(pd.Timestamp("2024-07-03 16:00", tz="America/New_York").value // 1_000_000)
+    for r in body["results"]:
+        r["t"] = close_ms
+    table = grouped_daily_bars(body, day, "gd")
+    assert table.column("date").to_pylist() == [day] * 3
