@@ -76,7 +76,7 @@ def json_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _chunk(args: tuple) -> pd.DataFrame:
-    """One process's share of `analyze_tickers_parallel`."""
+    """One group of tickers of `analyze_tickers_chunks` (run in a worker process)."""
     *rest, as_text = args
     out = analyze_tickers(*rest)
     return json_text(out) if as_text else out
@@ -97,8 +97,7 @@ def analyze_tickers_chunks(
     `as_json_text` the indicators JSON comes back encoded (see `json_text`)."""
     tickers = np.array(sorted(long["ticker"].unique()))
     if workers <= 1 or len(tickers) < 2 * workers:
-        out = analyze_tickers(long, splits, start, end, with_json, sessions)
-        yield json_text(out) if as_json_text else out
+        yield _chunk((long, splits, start, end, with_json, sessions, as_json_text))
         return
     jobs = []
     for group in np.array_split(tickers, min(len(tickers), workers * CHUNKS_PER_WORKER)):

@@ -19,26 +19,10 @@ from kapman_resources.black_scholes import (
     bs_theta,
     bs_vega,
 )
+from kapman_resources.chain_snapshot import CHAIN_COLUMNS as STORED_COLUMNS
 
-CHAIN_COLUMNS = [
-    "date",
-    "underlying",
-    "contract_ticker",
-    "expiration",
-    "strike",
-    "contract_type",
-    "open_interest",
-    "volume",
-    "implied_volatility",
-    "delta",
-    "gamma",
-    "theta",
-    "vega",
-    "bid",
-    "ask",
-    "underlying_price",
-    "shares_per_contract",
-]
+# the stored chain's columns, without the snapshot's provenance (not used by the analytics)
+CHAIN_COLUMNS = [c for c in STORED_COLUMNS if c not in ("underlying_updated_at", "snapshot_at")]
 EXPIRY_DAYS = (2, 7, 9, 14, 21, 28, 35, 49, 63, 91, 119, 182, 273, 364)
 
 
