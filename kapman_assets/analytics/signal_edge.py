@@ -1,0 +1,112 @@
+"""Signal edge: the event study on the stored universe (docs/domain.md, "Signal edge"; our design).
+
+For each event and signal at bar t on the liquid part of the universe (close >= $5 and
+ADV$20 >= $10M at t), the forward return of the split-adjusted close over h = 5/10/20/40
+sessions; count, mean, median, hit rate (share > 0), and the excess over the unconditional
+rates of the same tickers in the same window (every liquid bar of those tickers whose horizon
+ended). Walk-forward: on session D only bars with t + h <= D count. The CI of the excess mean
+is a circular moving-block bootstrap over sessions (block = max(h, 5)): a session's events and
+base bars move together, so same-day events are not counted as independent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .forecast_scoring import block_bootstrap_indices
+
+HORIZONS = (5, 10, 20, 40)
+LIQUID_MIN_CLOSE = 5.0
+LIQUID_MIN_ADV_DOLLARS = 10e6
+ADV_WINDOW = 20
+MIN_BLOCK = 5
+N_BOOT = 500
+SEED = 7
+MIN_EVENTS_FOR_CI = 5
+EDGE_COLUMNS = (
+    "kind", "name", "horizon", "n", "sessions", "mean_return", "median_return", "hit_rate",
+    "base_n", "base_mean_return", "base_hit_rate", "excess_return", "excess_hit_rate",
+    "excess_ci_lo", "excess_ci_hi", "window_start", "window_end",
+)  # fmt: skip
+
+
+def forward_returns(bars: pd.DataFrame, horizons=HORIZONS) -> pd.DataFrame:
+    """Per (ticker, date): liquid flag, session index and close_{t+h}/close_t - 1 per horizon.
+
+    bars: ticker, date, close (split-adjusted), volume; one row per stored session per ticker.
+    """
+    b = bars.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
+    g = b.groupby("ticker", sort=False)
+    adv = (
+        (b["close"] * b["volume"])
+        .groupby(b["ticker"], sort=False)
+        .transform(lambda s: s.rolling(ADV_WINDOW, min_periods=ADV_WINDOW).mean())
+    )
+    out = b.loc[:, ["ticker", "date"]].copy()
+    out["liquid"] = (b["close"] >= LIQUID_MIN_CLOSE) & (adv >= LIQUID_MIN_ADV_DOLLARS)
+    for h in horizons:
+        out[f"ret_{h}"] = g["close"].shift(-h) / b["close"] - 1.0
+        out[f"end_{h}"] = g["date"].shift(-h)
+    return out
+
+
+def _per_session(frame: pd.DataFrame, col: str, sessions: pd.Index) -> tuple[np.ndarray, ...]:
+    grouped = frame.groupby("date")[col]
+    sums = grouped.sum().reindex(sessions, fill_value=0.0).to_numpy(float)
+    counts = grouped.count().reindex(sessions, fill_value=0).to_numpy(float)
+    hits = frame.assign(_hit=frame[col] > 0).groupby("date")["_hit"].sum()
+    return sums, counts, hits.reindex(sessions, fill_value=0).to_numpy(float)
+
+
+def _excess_ci(
+    ev: tuple[np.ndarray, ...], base: tuple[np.ndarray, ...], block: int
+) -> tuple[float, float]:
+    n = ev[0].size
+    if n < 2 or ev[1].sum() < MIN_EVENTS_FOR_CI:
+        return (float("nan"), float("nan"))
+    idx = block_bootstrap_indices(n, min(block, n), N_BOOT, SEED)
+    ev_n = ev[1][idx].sum(axis=1)
+    base_n = base[1][idx].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats = ev[0][idx].sum(axis=1) / ev_n - base[0][idx].sum(axis=1) / base_n
+    stats = stats[np.isfinite(stats)]
+    if stats.size == 0:
+        return (float("nan"), float("nan"))
+    lo, hi = np.quantile(stats, [0.025, 0.975])
+    return (float(lo), float(hi))
+
+
+def edge_table(
+    returns: pd.DataFrame, marks: pd.DataFrame, as_of: pd.Timestamp, horizons=HORIZONS
+) -> pd.DataFrame:
+    """EDGE_COLUMNS rows per (kind, name, horizon) from `marks` (ticker, date, kind, name: an
+    event code or a signal per ticker-day) joined to `returns`, walk-forward as of `as_of`."""
+    as_of = pd.Timestamp(as_of)
+    liquid = returns[returns["liquid"]]
+    joined = marks.merge(liquid, on=["ticker", "date"], how="inner")
+    rows = []
+    for (kind, name), events in joined.groupby(["kind", "name"], sort=True):
+        tickers = events["ticker"].unique()
+        base_all = liquid[liquid["ticker"].isin(tickers)]
+        for h in horizons:
+            ret, end = f"ret_{h}", f"end_{h}"
+            ev = events[events[end].notna() & (events[end] <= as_of)]
+            base = base_all[base_all[end].notna() & (base_all[end] <= as_of)]
+            if ev.empty or base.empty:
+                continue
+            sessions = pd.Index(np.sort(base["date"].unique()))
+            ev_s, base_s = _per_session(ev, ret, sessions), _per_session(base, ret, sessions)
+            lo, hi = _excess_ci(ev_s, base_s, max(h, MIN_BLOCK))
+            mean, base_mean = float(ev[ret].mean()), float(base[ret].mean())
+            hit, base_hit = float((ev[ret] > 0).mean()), float((base[ret] > 0).mean())
+            rows.append({
+                "kind": kind, "name": name, "horizon": h, "n": len(ev),
+                "sessions": int(ev["date"].nunique()), "mean_return": mean,
+                "median_return": float(ev[ret].median()), "hit_rate": hit,
+                "base_n": len(base), "base_mean_return": base_mean, "base_hit_rate": base_hit,
+                "excess_return": mean - base_mean, "excess_hit_rate": hit - base_hit,
+                "excess_ci_lo": lo, "excess_ci_hi": hi,
+                "window_start": base["date"].min(), "window_end": base[end].max(),
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=list(EDGE_COLUMNS))
