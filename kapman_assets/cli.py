@@ -15,6 +15,7 @@ import warnings
 
 import click
 
+from kapman_assets.ideas_summary import print_ideas
 from kapman_assets.runtime import prepare_runtime
 from kapman_resources.database import DatabaseUnavailable, connect, migrate, redact
 from kapman_resources.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
@@ -28,7 +29,8 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 SUMMARY_TABLES = ("tickers", "ohlcv", "splits", "portfolio_tickers", "retention_log",
                   "options_chains", "options_daily_summary", "ticker_metrics",
-                  "wyckoff_snapshots")  # fmt: skip
+                  "wyckoff_snapshots", "forecast_models", "directional_forecasts",
+                  "recommendations", "recommendation_skips")  # fmt: skip
 UI_URL = "http://127.0.0.1:3000"
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -200,6 +202,7 @@ def _keys_by_job(keys: list[str]) -> dict[str, list[str]]:
     return {
         jobs.options_job.name: chain_keys,
         jobs.analytics_job.name: keys[-(OHLCV_RETENTION_SESSIONS - WARMUP_SESSIONS) :],
+        jobs.ideas_job.name: keys[-(OHLCV_RETENTION_SESSIONS - WARMUP_SESSIONS) :],
     }
 
 
@@ -293,6 +296,7 @@ def _summary(url: str, checks: list) -> None:
         if last:
             click.secho(f"\nSignals on {last}", bold=True)
             click.echo("  " + (", ".join(signals) if signals else "none"))
+            print_ideas(conn, last)
     click.secho("\nAsset checks", bold=True)
     for ev in sorted(checks, key=lambda e: e.check_name):
         error = _is_error(ev)

@@ -2,14 +2,23 @@
 
 import dagster as dg
 
-from kapman_assets import jobs, ohlcv, options, reference_data, retention, ticker_analysis
+from kapman_assets import (
+    forecasts,
+    jobs,
+    ohlcv,
+    options,
+    recommendations,
+    reference_data,
+    retention,
+    ticker_analysis,
+)
 from kapman_resources.io_manager import KapmanIOManager
 from kapman_resources.providers import providers
 from kapman_resources.settings import Settings, load_settings
 from kapman_resources.warehouse import PostgresResource
 
 # One module per layer: its assets, their checks and its GROUP. A new layer is one line here.
-LAYERS = [ohlcv, retention, reference_data, options, ticker_analysis]
+LAYERS = [ohlcv, retention, reference_data, options, ticker_analysis, forecasts, recommendations]
 
 
 def build_resources(settings: Settings | None = None) -> dict:

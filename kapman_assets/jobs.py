@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from kapman_assets import ohlcv, options, reference_data, ticker_analysis
+from kapman_assets import forecasts, ohlcv, options, reference_data, ticker_analysis
 from kapman_assets.partitions import TRADING_DAYS
 from kapman_resources.calendar import (
     NEW_YORK,
@@ -58,9 +58,18 @@ analytics_job = dg.define_asset_job(
     description="Ticker metrics and Wyckoff snapshots of the scope (one pass per ticker).",
 )
 
+ideas_job = dg.define_asset_job(
+    "ideas",
+    selection=dg.AssetSelection.groups(forecasts.GROUP),
+    partitions_def=TRADING_DAYS,
+    description="Directional forecasts (p_up) and option trade ideas on listed contracts.",
+)
+
 evening_job = dg.define_asset_job(
     "evening",
-    selection=dg.AssetSelection.groups(ohlcv.GROUP, options.GROUP, ticker_analysis.GROUP),
+    selection=dg.AssetSelection.groups(
+        ohlcv.GROUP, options.GROUP, ticker_analysis.GROUP, forecasts.GROUP
+    ),  # fmt: skip
     partitions_def=TRADING_DAYS,
     description="The session's bars, option chains and every analysis of them, in one run.",
 )
@@ -98,7 +107,13 @@ def refresh_reference_after_load(context: dg.RunStatusSensorContext):
     return dg.RunRequest(run_key=context.dagster_run.run_id)
 
 
-LAYER_JOBS = [daily_job, reference_job, options_job, analytics_job]  # in dependency order
+LAYER_JOBS = [
+    daily_job,
+    reference_job,
+    options_job,
+    analytics_job,
+    ideas_job,
+]  # in dependency order
 JOBS = [*LAYER_JOBS, evening_job, checks_job, all_checks_job, verify_job]
 FINAL_FILES_POLL_SECONDS = 15 * 60
 FINAL_FILES_LOOKBACK_SESSIONS = 5  # sessions back the sensor looks for new or republished files

@@ -1,0 +1,193 @@
+"""Ideas layer: `directional_forecasts` (p_up of every analysed ticker-day) and the models behind
+them in `forecast_models`, with their checks (docs/domain.md, "Directional forecast").
+
+Training rows are the stored analytical rows (`ticker_metrics` joined to `wyckoff_snapshots`)
+of the liquid tickers (close >= $5, ADV$20 >= $10M), labelled from split-adjusted closes of
+`ohlcv`. The model for session D is the one fitted on the first session of D's month with the
+labels known that day, so a rerun of any window gives the same p_up; each fitted model is
+upserted into `forecast_models` in the same transaction as the window's forecasts.
+"""
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from psycopg import sql
+
+from kapman_assets import ohlcv, reference_data
+from kapman_assets.analytics import forecast_model as fm
+from kapman_assets.analytics.series import split_adjust
+from kapman_assets.analytics.signal_edge import ADV_WINDOW, LIQUID_MIN_ADV_DOLLARS, LIQUID_MIN_CLOSE
+from kapman_assets.check_helpers import examples
+from kapman_assets.partitions import TRADING_DAYS, sessions_in_window, window_bounds
+from kapman_resources.calendar import nyse_sessions
+from kapman_resources.warehouse import PostgresResource, load_table
+
+GROUP = "ideas"
+HORIZON = fm.DEFAULT_HORIZON
+RETURN_SESSIONS = 20
+DIRECTIONAL_FORECASTS_P_UP_VALID = "directional_forecasts_p_up_valid"
+FORECAST_COLUMNS = ("date", "ticker", "horizon_sessions", "p_up", "p_model", "model_fit_date",
+                    "entry_close", "signal")  # fmt: skip
+MODEL_COLUMNS = (
+    "fit_date", "horizon_sessions", "features", "means", "scales", "coefficients", "intercept",
+    "training_start", "training_end", "training_rows", "climatology", "brier_in_sample",
+    "brier_out_of_sample", "brier_climatology_out_of_sample", "shrink_weight",
+)  # fmt: skip
+UPSERT_MODEL = sql.SQL(
+    "INSERT INTO forecast_models ({cols}, fitted_at) VALUES ({values}, now())"
+    " ON CONFLICT (fit_date, horizon_sessions) DO UPDATE SET {updates}, fitted_at = now()"
+).format(
+    cols=sql.SQL(", ").join(map(sql.Identifier, MODEL_COLUMNS)),
+    values=sql.SQL(", ").join(sql.Placeholder() * len(MODEL_COLUMNS)),
+    updates=sql.SQL(", ").join(
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in MODEL_COLUMNS[2:]
+    ),
+)
+METRIC_INPUTS = ["ticker", "date", "close", "sma_50", "sma_200", "rsi_14", "hv_20", "rvol",
+                 "adx_14", "iv_hv_diff"]  # fmt: skip
+WYCKOFF_INPUTS = ["ticker", "date", "composite_score", "bc_score", "spring_score",
+                  "wyckoff_phase", "signal"]  # fmt: skip
+
+
+def month_start(day: dt.date) -> dt.date:
+    """The first NYSE session of the month of `day` (the refit day of its model)."""
+    return nyse_sessions(day.replace(day=1), day)[0]
+
+
+def _adjusted(bars: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
+    """Split-adjusted close, the 20-session return, the liquidity flag, the labels."""
+    bars = bars.assign(date=pd.to_datetime(bars["date"]))
+    raw_dollars = bars["close"].astype(float) * bars["volume"].astype(float)
+    adj = split_adjust(bars, splits) if not splits.empty else bars.copy()
+    adj = adj.assign(raw_dollars=raw_dollars.to_numpy(), raw_close=bars["close"].astype(float))
+    adj = adj.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
+    g = adj.groupby("ticker", sort=False)
+    adj["return_20"] = adj["close"] / g["close"].shift(RETURN_SESSIONS) - 1.0
+    adv = g["raw_dollars"].transform(lambda s: s.rolling(ADV_WINDOW, min_periods=ADV_WINDOW).mean())
+    adj["liquid"] = (adj["raw_close"] >= LIQUID_MIN_CLOSE) & (adv >= LIQUID_MIN_ADV_DOLLARS)
+    labels = fm.forward_labels(adj.loc[:, ["ticker", "date", "close"]], HORIZON)
+    return adj.merge(labels, on=["ticker", "date"], how="left")
+
+
+def _inputs(warehouse: PostgresResource, first: dt.date, hi: dt.date) -> pd.DataFrame:
+    """Stored analytical rows from `first`, with features, labels and liquidity."""
+    with warehouse.connect() as conn:
+        metrics = load_table(conn, "ticker_metrics", columns=METRIC_INPUTS, window=(first, hi))
+        wyckoff = load_table(conn, "wyckoff_snapshots", columns=WYCKOFF_INPUTS, window=(first, hi))
+        tickers = sorted(metrics["ticker"].unique())
+        bars = load_table(conn, "ohlcv", columns=["ticker", "date", "open", "high", "low",
+                          "close", "volume"], window=(first, hi), tickers=tickers)  # fmt: skip
+        splits = load_table(conn, "splits", tickers=tickers)
+    rows = metrics.merge(wyckoff, on=["ticker", "date"], how="inner")
+    rows["date"] = pd.to_datetime(rows["date"])
+    adjusted = _adjusted(bars, splits).loc[:, ["ticker", "date", "return_20", "liquid",
+                                               "outcome", "label_date"]]  # fmt: skip
+    rows = rows.merge(adjusted, on=["ticker", "date"], how="left")
+    feature_rows = fm.features(rows)  # replaces the inputs of the same name (RSI, HV, IV-HV...)
+    return pd.concat([rows.drop(columns=[c for c in fm.FEATURES if c in rows]), feature_rows],
+                     axis=1)  # fmt: skip
+
+
+def _model_row(model: fm.FittedModel) -> tuple:
+    record = model.as_record()
+    return (
+        record["fit_date"], record["horizon"], list(record["features"]), list(record["means"]),
+        list(record["scales"]), list(record["coefficients"]), record["intercept"],
+        record["training_start"], record["training_end"], record["rows"], record["climatology"],
+        record["brier_in_sample"], record["brier_out_of_sample"],
+        record["brier_climatology_out_of_sample"], record["shrink_weight"],
+    )  # fmt: skip
+
+
+def forecasts_for_window(
+    frame: pd.DataFrame, days: list[dt.date]
+) -> tuple[pd.DataFrame, dict[dt.date, fm.FittedModel | None]]:
+    """The window's forecast rows and the model of each refit day the window needs."""
+    training = frame[frame["liquid"].fillna(False).astype(bool)]
+    refits = sorted({month_start(d) for d in days})
+    models = {fit: fm.fit_model(training, fit, HORIZON) for fit in refits}
+    window = frame[frame["date"].dt.date.isin(set(days))].copy()
+    fit_of = {d: month_start(d) for d in set(window["date"].dt.date)}
+    window["model_fit_date"] = window["date"].dt.date.map(fit_of)
+    out = []
+    for fit, rows in window.groupby("model_fit_date", sort=True):
+        model = models.get(fit)
+        rows = rows.dropna(subset=list(fm.FEATURES))
+        if model is None or rows.empty:
+            continue
+        raw = fm.FittedModel(**{**model.as_record(), "shrink_weight": 1.0})
+        out.append(rows.assign(p_up=fm.predict(model, rows), p_model=fm.predict(raw, rows)))
+    if not out:
+        return pd.DataFrame(columns=list(FORECAST_COLUMNS)), models
+    result = pd.concat(out, ignore_index=True)
+    result = result.assign(date=result["date"].dt.date, horizon_sessions=HORIZON,
+                           entry_close=result["close"])  # fmt: skip
+    result["signal"] = result["signal"].where(result["signal"].notna(), None)
+    return result.loc[:, list(FORECAST_COLUMNS)], models
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"postgres", "scikit-learn"},
+    deps=["ticker_metrics", "wyckoff_snapshots", ohlcv.ohlcv, reference_data.splits],
+    partitions_def=TRADING_DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def directional_forecasts(context: dg.AssetExecutionContext, warehouse: PostgresResource):
+    """p_up over the next HORIZON sessions for every analysed ticker-day (walk-forward)."""
+    lo, hi = window_bounds(context)
+    days = sessions_in_window(context.partition_time_window)
+    back = fm.TRAINING_SESSIONS + HORIZON + RETURN_SESSIONS + ADV_WINDOW + 10
+    first = nyse_sessions(month_start(days[0]) - dt.timedelta(days=back * 2), days[0])[-back]
+    frame = _inputs(warehouse, first, hi)
+    rows, models = forecasts_for_window(frame, days)
+    fitted = [m for m in models.values() if m is not None]
+    with warehouse.write_slice("directional_forecasts", (lo, hi)) as out:
+        out.also(UPSERT_MODEL, [_model_row(m) for m in fitted])
+        out.write(rows)
+    unfit = [str(d) for d, m in models.items() if m is None]
+    latest = max(fitted, key=lambda m: m.fit_date) if fitted else None
+    context.log.info(f"{len(rows):,} forecasts for {len(days)} session(s); {len(fitted)} model(s)"
+                     f" fitted{'; too little history for ' + ', '.join(unfit) if unfit else ''}")  # fmt: skip
+    meta = {**out.result.metadata(), "sessions": len(days), "models_fitted": len(fitted),
+            "refit_days_without_a_model (< 200 labelled rows)": ", ".join(unfit)}  # fmt: skip
+    if latest is not None:
+        meta.update({
+            "latest_model": latest.fit_date, "training_rows": latest.rows,
+            "brier_out_of_sample": round(latest.brier_out_of_sample, 4),
+            "brier_climatology_out_of_sample": round(latest.brier_climatology_out_of_sample, 4),
+            "beats_climatology": latest.beats_climatology,
+            "shrink_weight": round(latest.shrink_weight, 3),
+        })  # fmt: skip
+    if not rows.empty:
+        meta["mean_p_up"] = float(np.round(rows["p_up"].mean(), 4))
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset_check(asset=directional_forecasts, name=DIRECTIONAL_FORECASTS_P_UP_VALID,
+                partitions_def=TRADING_DAYS, blocking=True)  # fmt: skip
+def directional_forecasts_p_up_valid(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
+    """p_up inside [0, 1] and finite; each forecast's model exists and was fitted on or before
+    its session with labels that ended before the fit."""
+    lo, hi = window_bounds(context)
+    with warehouse.connect() as conn:
+        bad = conn.execute(
+            "SELECT f.date, f.ticker, f.p_up, f.model_fit_date FROM directional_forecasts f"
+            " LEFT JOIN forecast_models m ON m.fit_date = f.model_fit_date"
+            "  AND m.horizon_sessions = f.horizon_sessions"
+            " WHERE f.date >= %s AND f.date < %s AND (f.p_up = 'NaN' OR f.p_up NOT BETWEEN 0 AND 1"
+            "  OR m.fit_date IS NULL OR m.fit_date > f.date OR m.training_end >= m.fit_date)"
+            " ORDER BY 1, 2 LIMIT 100", (lo, hi)).fetchall()  # fmt: skip
+        n = conn.execute("SELECT count(*) FROM directional_forecasts WHERE date >= %s"
+                         " AND date < %s", (lo, hi)).fetchone()[0]  # fmt: skip
+    return dg.AssetCheckResult(
+        passed=not bad,
+        metadata={
+            "forecasts": n,
+            "invalid": len(bad),
+            "examples (date ticker p_up model)": examples(bad),
+        },  # fmt: skip
+    )

@@ -1,0 +1,23 @@
+"""The evening's trade ideas as the `kapman demo` summary prints them."""
+
+import click
+
+
+def print_ideas(conn, day) -> None:
+    """The session's trade ideas, and why its other signals got none."""
+    ideas = conn.execute(
+        "SELECT ticker, signal, strategy, candidate_id, net_debit, max_loss, p_up,"
+        " rationale_source FROM recommendations WHERE date = %s ORDER BY ticker",
+        (day,),
+    ).fetchall()
+    skips = conn.execute("SELECT ticker, reason FROM recommendation_skips WHERE date = %s"
+                         " ORDER BY ticker", (day,)).fetchall()  # fmt: skip
+    click.secho(f"\nIdeas on {day}", bold=True)
+    for ticker, signal, strategy, legs, net, max_loss, p_up, source in ideas:
+        side = f"debit ${net:,.2f}" if net >= 0 else f"credit ${-net:,.2f}"
+        click.echo(f"  {ticker:<6} {signal:<13} {strategy:<17} {legs}  {side}, max loss"
+                   f" ${max_loss:,.2f}, p_up {p_up:.2f} (rationale: {source})")  # fmt: skip
+    for ticker, reason in skips:
+        click.echo(f"  {ticker:<6} no idea: {reason}")
+    if not ideas and not skips:
+        click.echo("  none (no actionable signal)")

@@ -1,0 +1,257 @@
+"""Ideas layer: `recommendations` on real listed contracts, `recommendation_skips` (why an
+actionable signal got no idea), and their checks (docs/domain.md, "Option strategies").
+
+For each scope ticker with an actionable signal on session D: the strategy by the table from
+the signal and IV - HV; candidates from the stored chain of D by the real-strike rules (exact
+rows, liquidity filters, nearest listed strike to the target delta); the rule-based choice and
+a rationale written from the same facts. Without a chain of D, a forecast, IV - HV or a valid
+contract there is no idea, and the reason is kept in `recommendation_skips`.
+"""
+
+import datetime as dt
+import json
+
+import dagster as dg
+import pandas as pd
+from psycopg import sql
+
+from kapman_assets import forecasts
+from kapman_assets.analytics import option_strategies as strategies
+from kapman_assets.analytics.rationale import rationale_text, rule_rationale
+from kapman_assets.check_helpers import examples
+from kapman_assets.partitions import TRADING_DAYS, sessions_in_window, window_bounds
+from kapman_resources.database import watchlist_symbols
+from kapman_resources.warehouse import PostgresResource
+
+GROUP = forecasts.GROUP
+RECOMMENDATIONS_LEGS_LISTED = "recommendations_legs_listed"
+RECOMMENDATIONS_HAVE_A_SNAPSHOT = "recommendations_have_a_snapshot"
+RECOMMENDATION_SKIPS_BY_REASON = "recommendation_skips_by_reason"
+RECOMMENDATION_COLUMNS = (
+    "date", "ticker", "strategy", "direction", "p_up", "horizon_sessions", "entry_close",
+    "chain_date", "legs", "net_debit", "max_loss", "max_profit", "breakeven", "capital_required",
+    "expiration", "dte", "signal", "rationale", "rationale_source", "candidate_id", "candidates",
+    "model_fit_date", "facts_json",
+)  # fmt: skip
+DELETE_SKIPS = "DELETE FROM recommendation_skips WHERE date >= %s AND date < %s"
+INSERT_SKIP = ("INSERT INTO recommendation_skips (date, ticker, signal, strategy, reason)"
+               " VALUES (%s, %s, %s, %s, %s)")  # fmt: skip
+NO_CHAIN = "no option chain stored for the session"
+NO_FORECAST = "no directional forecast for the session"
+NO_IV = "IV - HV unknown (no options summary)"
+NO_CONTRACT = "no listed contract passes the real-strike rules in the DTE window"
+CHAIN_COLUMNS = ["date", "underlying", "contract_ticker", "expiration", "strike",
+                 "contract_type", "open_interest", "implied_volatility", "delta", "bid", "ask",
+                 "underlying_price", "shares_per_contract"]  # fmt: skip
+
+
+def _float(value) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if out == out else None
+
+
+def _signals(conn, lo: dt.date, hi: dt.date) -> pd.DataFrame:
+    """Actionable signals of the scope in [lo, hi), with everything the idea cites."""
+    scope = watchlist_symbols(conn)
+    rows = conn.execute(
+        "SELECT w.date, w.ticker, w.signal, w.wyckoff_phase, w.range_type, w.range_support,"
+        " w.range_resistance, w.events, w.bc_score, w.spring_score, w.composite_score,"
+        " m.close, m.atr_14, m.iv_hv_diff, m.hv_20, f.p_up, f.horizon_sessions,"
+        " f.model_fit_date, o.dealer_position, o.gamma_flip_level, o.call_wall_primary,"
+        " o.put_wall_primary, o.iv_30"
+        " FROM wyckoff_snapshots w"
+        " JOIN ticker_metrics m ON m.ticker = w.ticker AND m.date = w.date"
+        " LEFT JOIN directional_forecasts f ON f.ticker = w.ticker AND f.date = w.date"
+        " LEFT JOIN options_daily_summary o ON o.ticker = w.ticker AND o.date = w.date"
+        " WHERE w.date >= %s AND w.date < %s AND w.signal = ANY(%s) AND w.ticker = ANY(%s)"
+        " ORDER BY w.date, w.ticker",
+        (lo, hi, list(strategies.SIGNAL_DIRECTION), scope),
+    )
+    columns = [c.name for c in rows.description]
+    return pd.DataFrame(rows.fetchall(), columns=columns)
+
+
+def _jsonable(value):
+    """A fact as JSON: numbers (Decimal, numpy) as floats, dates as text, NaN as None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dt.date):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return _float(value)
+
+
+def _facts(signal: pd.Series) -> dict:
+    facts = {k: _jsonable(v) for k, v in signal.items()}
+    facts["horizon"] = int(facts["horizon_sessions"] or forecasts.HORIZON)
+    facts["events"] = facts["events"] or []
+    return facts
+
+
+def idea_for(signal: pd.Series, chain: pd.DataFrame) -> tuple[dict | None, tuple | None]:
+    """(recommendation row, None) or (None, skip row) for one actionable ticker-day."""
+    day, ticker, name = signal["date"], signal["ticker"], signal["signal"]
+    strategy = strategies.strategy_for(name, _float(signal["iv_hv_diff"]))
+    if chain.empty:
+        return None, (day, ticker, name, strategy, NO_CHAIN)
+    if _float(signal["p_up"]) is None:
+        return None, (day, ticker, name, strategy, NO_FORECAST)
+    if strategy is None:
+        return None, (day, ticker, name, None, NO_IV)
+    direction = strategies.direction_of(name)
+    spot = _float(chain["underlying_price"].dropna().iloc[0]) if chain["underlying_price"].notna(
+        ).any() else _float(signal["close"])  # fmt: skip
+    found = strategies.candidates(
+        strategy, direction, strategies.tradable_contracts(chain, day), spot,
+        support=_float(signal["range_support"]), put_wall=_float(signal["put_wall_primary"]),
+        call_wall=_float(signal["call_wall_primary"]),
+    )  # fmt: skip
+    choice = strategies.rule_choice(found)
+    if choice is None:
+        return None, (day, ticker, name, strategy, NO_CONTRACT)
+    facts = _facts(signal)
+    parts = rule_rationale(choice, facts)
+    record = choice.as_record()
+    row = {
+        "date": day, "ticker": ticker, "strategy": strategy, "direction": direction,
+        "p_up": float(signal["p_up"]), "horizon_sessions": facts["horizon"],
+        "entry_close": float(signal["close"]), "chain_date": day,
+        "legs": json.dumps(record["legs"]), "net_debit": choice.net_debit,
+        "max_loss": choice.max_loss, "max_profit": choice.max_profit,
+        "breakeven": choice.breakeven, "capital_required": choice.capital_required,
+        "expiration": dt.date.fromisoformat(choice.expiration), "dte": choice.dte,
+        "signal": name, "rationale": rationale_text(parts), "rationale_source": "rules",
+        "candidate_id": choice.id, "candidates": len(found), "model_fit_date":
+        signal["model_fit_date"],
+        "facts_json": json.dumps({"facts": facts, "rationale": parts,
+                                  "candidates": [c.as_record() for c in found]}, default=str),
+    }  # fmt: skip
+    return row, None
+
+
+def ideas_for_window(conn, lo: dt.date, hi: dt.date) -> tuple[pd.DataFrame, list[tuple]]:
+    signals = _signals(conn, lo, hi)
+    if signals.empty:
+        return pd.DataFrame(columns=list(RECOMMENDATION_COLUMNS)), []
+    pairs = signals.loc[:, ["ticker", "date"]]
+    cursor = conn.execute(
+        sql.SQL("SELECT {} FROM options_chains WHERE date >= %s AND date < %s"
+                " AND (underlying, date) IN (SELECT * FROM unnest(%s::text[], %s::date[]))").format(
+            sql.SQL(", ").join(map(sql.Identifier, CHAIN_COLUMNS))),
+        (lo, hi, pairs["ticker"].tolist(), pairs["date"].tolist()))  # fmt: skip
+    chains = pd.DataFrame(cursor.fetchall(), columns=CHAIN_COLUMNS)
+    by_key = {key: rows for key, rows in chains.groupby(["underlying", "date"], sort=False)}
+    empty = pd.DataFrame(columns=CHAIN_COLUMNS)
+    ideas, skips = [], []
+    for _, signal in signals.iterrows():
+        row, skip = idea_for(signal, by_key.get((signal["ticker"], signal["date"]), empty))
+        if row is not None:
+            ideas.append(row)
+        else:
+            skips.append(skip)
+    frame = pd.DataFrame(ideas, columns=list(RECOMMENDATION_COLUMNS))
+    return frame, skips
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"postgres"},
+    deps=[
+        forecasts.directional_forecasts,
+        "wyckoff_snapshots",
+        "ticker_metrics",
+        "options_chains",
+        "options_daily_summary",
+    ],  # fmt: skip
+    partitions_def=TRADING_DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def recommendations(context: dg.AssetExecutionContext, warehouse: PostgresResource):
+    """Option trade ideas for the scope's actionable signals, on listed contracts only."""
+    lo, hi = window_bounds(context)
+    days = sessions_in_window(context.partition_time_window)
+    with warehouse.connect() as conn:
+        ideas, skips = ideas_for_window(conn, lo, hi)
+    with warehouse.write_slice("recommendations", (lo, hi)) as out:
+        out.also(DELETE_SKIPS, [(lo, hi)])
+        out.also(INSERT_SKIP, skips)
+        out.write(ideas)
+    reasons = pd.Series([s[4] for s in skips], dtype=object).value_counts().to_dict()
+    last = ideas[ideas["date"] == days[-1]] if not ideas.empty else ideas
+    for _, idea in last.iterrows():
+        context.log.info(f"{idea['ticker']} {idea['signal']}: {idea['strategy']}"
+                         f" {idea['candidate_id']} net {idea['net_debit']:+.2f}")  # fmt: skip
+    return dg.MaterializeResult(metadata={
+        **out.result.metadata(), "sessions": len(days), "ideas": len(ideas),
+        "skipped": len(skips), "skipped_by_reason": json.dumps(reasons),
+        "ideas_last_session": ", ".join(f"{r.ticker} {r.strategy}" for r in last.itertuples()),
+    })  # fmt: skip
+
+
+@dg.asset_check(asset=recommendations, name=RECOMMENDATIONS_LEGS_LISTED,
+                partitions_def=TRADING_DAYS, blocking=True)  # fmt: skip
+def recommendations_legs_listed(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
+    """Every leg is an exact (contract, expiration, type, strike) row of options_chains on the
+    recommendation's chain date, standard-sized; p_up inside [0, 1]."""
+    lo, hi = window_bounds(context)
+    with warehouse.connect() as conn:
+        bad = conn.execute(
+            "SELECT r.date, r.ticker, leg->>'contract_ticker' FROM recommendations r,"
+            " jsonb_array_elements(r.legs) leg WHERE r.date >= %s AND r.date < %s"
+            " AND (r.p_up NOT BETWEEN 0 AND 1 OR NOT EXISTS (SELECT 1 FROM options_chains c"
+            "  WHERE c.date = r.chain_date AND c.underlying = r.ticker"
+            "  AND c.contract_ticker = leg->>'contract_ticker'"
+            "  AND c.expiration = (leg->>'expiration')::date AND c.contract_type = leg->>'contract_type'"
+            "  AND c.strike = (leg->>'strike')::numeric AND c.shares_per_contract = 100))"
+            " ORDER BY 1, 2 LIMIT 100", (lo, hi)).fetchall()  # fmt: skip
+        legs = conn.execute(
+            "SELECT count(*) FROM recommendations r, jsonb_array_elements(r.legs) leg"
+            " WHERE r.date >= %s AND r.date < %s", (lo, hi)).fetchone()[0]  # fmt: skip
+    return dg.AssetCheckResult(
+        passed=not bad,
+        metadata={
+            "legs": legs,
+            "not_listed": len(bad),
+            "examples (date ticker leg)": examples(bad),
+        },
+    )
+
+
+@dg.asset_check(asset=recommendations, name=RECOMMENDATIONS_HAVE_A_SNAPSHOT,
+                partitions_def=TRADING_DAYS, blocking=True)  # fmt: skip
+def recommendations_have_a_snapshot(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
+    """No recommendation on a ticker without that session's Wyckoff snapshot and chain."""
+    lo, hi = window_bounds(context)
+    with warehouse.connect() as conn:
+        bad = conn.execute(
+            "SELECT r.date, r.ticker FROM recommendations r WHERE r.date >= %s AND r.date < %s"
+            " AND (r.chain_date <> r.date OR NOT EXISTS (SELECT 1 FROM wyckoff_snapshots w"
+            "  WHERE w.ticker = r.ticker AND w.date = r.date AND w.signal = r.signal))"
+            " ORDER BY 1, 2 LIMIT 100", (lo, hi)).fetchall()  # fmt: skip
+    return dg.AssetCheckResult(
+        passed=not bad, metadata={"without_snapshot": len(bad), "examples": examples(bad)}
+    )
+
+
+@dg.asset_check(asset=recommendations, name=RECOMMENDATION_SKIPS_BY_REASON,
+                partitions_def=TRADING_DAYS)  # fmt: skip
+def recommendation_skips_by_reason(context, warehouse: PostgresResource) -> dg.AssetCheckResult:
+    """Warns when an actionable signal got no idea; the reasons are counted."""
+    lo, hi = window_bounds(context)
+    with warehouse.connect() as conn:
+        rows = conn.execute(
+            "SELECT reason, count(*), min(date::text || ' ' || ticker) FROM recommendation_skips"
+            " WHERE date >= %s AND date < %s GROUP BY reason ORDER BY 2 DESC", (lo, hi)).fetchall()  # fmt: skip
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "skipped": sum(r[1] for r in rows),
+            "by_reason (reason count first)": examples(rows),
+        },  # fmt: skip
+    )

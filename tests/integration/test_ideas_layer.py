@@ -1,0 +1,144 @@
+"""Forecasts and recommendations through real Dagster materializations on the demo market."""
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+from helpers.resources import local_resources
+
+from kapman_assets import (
+    forecasts,
+    ohlcv,
+    options,
+    recommendations,
+    reference_data,
+    ticker_analysis,
+)
+from kapman_assets.analytics import option_strategies
+from kapman_resources.calendar import nyse_sessions
+from kapman_resources.database import connect
+from kapman_resources.providers import DemoFlatFiles, DemoMassiveRest
+
+SCOPE = ["AAPL", "NVDA", "MSFT"]
+DAYS = nyse_sessions("2024-09-03", "2026-11-20")
+ANALYSED = DAYS[-300:]
+FORECAST_DAYS = DAYS[-45:]
+CHAIN_DAYS = DAYS[-2:]
+
+
+def rng(days):
+    return {"dagster/asset_partition_range_start": str(days[0]),
+            "dagster/asset_partition_range_end": str(days[-1])}  # fmt: skip
+
+
+def rows(db_url, query, params=()):
+    with connect(db_url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+@pytest.fixture
+def analysed(db_url, tmp_path):
+    """Bars of 30 demo tickers, chains of two sessions, 300 analysed sessions of the scope."""
+    with connect(db_url) as conn:
+        conn.execute("DELETE FROM portfolio_tickers WHERE symbol <> ALL(%s)", (SCOPE,))
+        conn.commit()
+    flat = DemoFlatFiles(directory=str(tmp_path / "mirror"), tickers=30, start=str(DAYS[0]))
+    res = {**local_resources(db_url, tmp_path / "mirror"), "flat_files": flat,
+           "market_rest": DemoMassiveRest(flat_files=flat)}  # fmt: skip
+    assert dg.materialize([ohlcv.ohlcv], resources=res, tags=rng(DAYS)).success
+    assert dg.materialize([reference_data.splits, reference_data.tickers], resources=res).success
+    assert dg.materialize([options.options_chains, options.options_daily_summary],
+                          resources=res, tags=rng(CHAIN_DAYS)).success  # fmt: skip
+    assert dg.materialize([ticker_analysis.ticker_analysis], resources=res,
+                          tags=rng(ANALYSED)).success  # fmt: skip
+    return db_url, res
+
+
+def test_forecasts_are_walk_forward_and_reruns_touch_only_their_slice(analysed):
+    url, res = analysed
+    checks = dg.load_asset_checks_from_modules([forecasts])
+    result = dg.materialize([forecasts.directional_forecasts, *checks], resources=res,
+                            tags=rng(FORECAST_DAYS))  # fmt: skip
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    models = rows(url, "SELECT fit_date, training_end, training_rows, shrink_weight,"
+                  " brier_out_of_sample FROM forecast_models ORDER BY fit_date")  # fmt: skip
+    month_starts = sorted({forecasts.month_start(d) for d in FORECAST_DAYS})
+    assert [m[0] for m in models] == month_starts
+    for fit_date, training_end, n, weight, _ in models:
+        # labels known on the fit date: the last training row is >= HORIZON sessions before it
+        assert nyse_sessions(training_end, fit_date)[:-1][-forecasts.HORIZON :][0] == training_end
+        assert n >= 200 and 0 <= weight <= 1
+    stored = rows(url, "SELECT date, ticker, p_up, model_fit_date FROM directional_forecasts"
+                  " ORDER BY date, ticker")  # fmt: skip
+    assert {r[0] for r in stored} == set(FORECAST_DAYS)
+    assert {r[1] for r in stored} == set(SCOPE)
+    assert all(0 <= r[2] <= 1 and r[3] == forecasts.month_start(r[0]) for r in stored)
+
+    one = FORECAST_DAYS[-3]
+    with connect(url) as conn:  # tamper with one other session: a rerun must not touch it
+        conn.execute("UPDATE directional_forecasts SET p_up = 0.5 WHERE date = %s",
+                     (FORECAST_DAYS[0],))  # fmt: skip
+        conn.commit()
+    before = rows(url, "SELECT * FROM directional_forecasts ORDER BY date, ticker")
+    assert dg.materialize([forecasts.directional_forecasts], resources=res,
+                          partition_key=str(one)).success  # fmt: skip
+    assert rows(url, "SELECT * FROM directional_forecasts ORDER BY date, ticker") == before
+
+
+def test_ideas_on_listed_contracts_and_skips_with_reasons(analysed):
+    url, res = analysed
+    assert dg.materialize([forecasts.directional_forecasts], resources=res,
+                          tags=rng(FORECAST_DAYS)).success  # fmt: skip
+    day, no_chain_day = CHAIN_DAYS[-1], FORECAST_DAYS[-10]
+    with connect(url) as conn:  # crafted signals: the layer's input, not its output
+        conn.execute("UPDATE wyckoff_snapshots SET signal = NULL WHERE date >= %s",
+                     (FORECAST_DAYS[0],))  # fmt: skip
+        for ticker, signal, when in [("AAPL", "ENTRY_SETUP", day), ("NVDA", "EXIT_NOW", day),
+                                     ("MSFT", "STRONG_ENTRY", no_chain_day)]:  # fmt: skip
+            conn.execute("UPDATE wyckoff_snapshots SET signal = %s WHERE ticker = %s AND date = %s",
+                         (signal, ticker, when))  # fmt: skip
+        conn.commit()
+    checks = dg.load_asset_checks_from_modules([recommendations])
+    result = dg.materialize([recommendations.recommendations, *checks], resources=res,
+                            tags=rng(FORECAST_DAYS))  # fmt: skip
+    assert result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert evaluations[recommendations.RECOMMENDATIONS_LEGS_LISTED].passed
+    assert evaluations[recommendations.RECOMMENDATIONS_HAVE_A_SNAPSHOT].passed
+    assert not evaluations[recommendations.RECOMMENDATION_SKIPS_BY_REASON].passed  # MSFT: warn
+
+    skips = rows(url, "SELECT date, ticker, reason FROM recommendation_skips ORDER BY ticker")
+    assert (no_chain_day, "MSFT", recommendations.NO_CHAIN) in skips
+    ideas = rows(url, "SELECT r.ticker, r.strategy, r.direction, r.legs, r.rationale_source,"
+                 " r.rationale, m.iv_hv_diff, r.chain_date, r.net_debit, r.max_loss"
+                 " FROM recommendations r JOIN ticker_metrics m ON m.ticker = r.ticker"
+                 " AND m.date = r.date ORDER BY r.ticker")  # fmt: skip
+    accounted = {r[0] for r in ideas} | {s[1] for s in skips if s[0] == day}
+    assert accounted == {"AAPL", "NVDA"}
+    for (
+        ticker,
+        strategy,
+        direction,
+        legs,
+        source,
+        rationale,
+        iv_hv,
+        chain_date,
+        _net,
+        loss,
+    ) in ideas:
+        signal = {"AAPL": "ENTRY_SETUP", "NVDA": "EXIT_NOW"}[ticker]
+        assert strategy == option_strategies.strategy_for(signal, iv_hv)
+        assert direction == option_strategies.direction_of(signal)
+        assert chain_date == day and source == "rules"
+        assert "The idea is wrong on a close" in rationale
+        assert rationale.count("\n") == 4  # thesis, evidence, dealers, risks, invalidation
+        assert loss > 0
+        for leg in legs:  # every leg is an exact stored contract of that session's chain
+            (listed,) = rows(url, "SELECT strike, expiration, contract_type FROM options_chains"
+                             " WHERE date = %s AND contract_ticker = %s",
+                             (day, leg["contract_ticker"]))  # fmt: skip
+            assert float(listed[0]) == leg["strike"]
+            assert listed[1] == dt.date.fromisoformat(leg["expiration"])
+    assert ideas, f"no idea on the demo chains: {skips}"
