@@ -10,14 +10,14 @@ def print_ideas(conn, day) -> None:
         " rationale_source FROM recommendations WHERE date = %s ORDER BY ticker",
         (day,),
     ).fetchall()
-    skips = conn.execute("SELECT ticker, reason FROM recommendation_skips WHERE date = %s"
+    skips = conn.execute("SELECT ticker, reason, detail FROM recommendation_skips WHERE date = %s"
                          " ORDER BY ticker", (day,)).fetchall()  # fmt: skip
     click.secho(f"\nIdeas on {day}", bold=True)
     for ticker, signal, strategy, legs, net, max_loss, p_up, source in ideas:
         side = f"debit ${net:,.2f}" if net >= 0 else f"credit ${-net:,.2f}"
         click.echo(f"  {ticker:<6} {signal:<13} {strategy:<17} {legs}  {side}, max loss"
                    f" ${max_loss:,.2f}, p_up {p_up:.2f} (rationale: {source})")  # fmt: skip
-    for ticker, reason in skips:
-        click.echo(f"  {ticker:<6} no idea: {reason}")
+    for ticker, reason, detail in skips:
+        click.echo(f"  {ticker:<6} no idea: {reason}" + (f" ({detail})" if detail else ""))
     if not ideas and not skips:
         click.echo("  none (no actionable signal)")

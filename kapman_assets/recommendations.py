@@ -34,8 +34,8 @@ RECOMMENDATION_COLUMNS = (
     "model_fit_date", "facts_json",
 )  # fmt: skip
 DELETE_SKIPS = "DELETE FROM recommendation_skips WHERE date >= %s AND date < %s"
-INSERT_SKIP = ("INSERT INTO recommendation_skips (date, ticker, signal, strategy, reason)"
-               " VALUES (%s, %s, %s, %s, %s)")  # fmt: skip
+INSERT_SKIP = ("INSERT INTO recommendation_skips (date, ticker, signal, strategy, reason,"
+               " detail) VALUES (%s, %s, %s, %s, %s, %s)")  # fmt: skip
 NO_CHAIN = "no option chain stored for the session"
 NO_FORECAST = "no directional forecast for the session"
 NO_IV = "IV - HV unknown (no options summary)"
@@ -97,22 +97,25 @@ def idea_for(signal: pd.Series, chain: pd.DataFrame) -> tuple[dict | None, tuple
     day, ticker, name = signal["date"], signal["ticker"], signal["signal"]
     strategy = strategies.strategy_for(name, _float(signal["iv_hv_diff"]))
     if chain.empty:
-        return None, (day, ticker, name, strategy, NO_CHAIN)
+        return None, (day, ticker, name, strategy, NO_CHAIN, None)
     if _float(signal["p_up"]) is None:
-        return None, (day, ticker, name, strategy, NO_FORECAST)
+        return None, (day, ticker, name, strategy, NO_FORECAST, None)
     if strategy is None:
-        return None, (day, ticker, name, None, NO_IV)
+        return None, (day, ticker, name, None, NO_IV, None)
     direction = strategies.direction_of(name)
     spot = _float(chain["underlying_price"].dropna().iloc[0]) if chain["underlying_price"].notna(
         ).any() else _float(signal["close"])  # fmt: skip
+    tradable = strategies.tradable_contracts(chain, day)
     found = strategies.candidates(
-        strategy, direction, strategies.tradable_contracts(chain, day), spot,
+        strategy, direction, tradable, spot,
         support=_float(signal["range_support"]), put_wall=_float(signal["put_wall_primary"]),
         call_wall=_float(signal["call_wall_primary"]),
     )  # fmt: skip
     choice = strategies.rule_choice(found)
     if choice is None:
-        return None, (day, ticker, name, strategy, NO_CONTRACT)
+        detail = (f"{len(tradable)} of {len(chain)} contracts pass the liquidity and quote"
+                  f" filters; none fits {strategy}'s DTE window, delta band and strike limits")  # fmt: skip
+        return None, (day, ticker, name, strategy, NO_CONTRACT, detail)
     facts = _facts(signal)
     parts = rule_rationale(choice, facts)
     record = choice.as_record()

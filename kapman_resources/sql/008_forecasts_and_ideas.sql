@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS recommendation_skips (
     signal   text NOT NULL,
     strategy text,
     reason   text NOT NULL,
+    detail   text,            -- what the rules saw, e.g. how many contracts passed the filters
     PRIMARY KEY (date, ticker)
 );
 
