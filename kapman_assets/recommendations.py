@@ -10,6 +10,7 @@ contract there is no idea, and the reason is kept in `recommendation_skips`.
 
 import datetime as dt
 import json
+from functools import partial
 
 import dagster as dg
 import pandas as pd
@@ -19,7 +20,9 @@ from kapman_assets import forecasts
 from kapman_assets.analytics import option_strategies as strategies
 from kapman_assets.analytics.rationale import rationale_text, rule_rationale
 from kapman_assets.check_helpers import examples
+from kapman_assets.llm_rationale import Budget, advise
 from kapman_assets.partitions import TRADING_DAYS, sessions_in_window, window_bounds
+from kapman_resources.claude import ClaudeResource
 from kapman_resources.database import watchlist_symbols
 from kapman_resources.warehouse import PostgresResource
 
@@ -27,6 +30,7 @@ GROUP = forecasts.GROUP
 RECOMMENDATIONS_LEGS_LISTED = "recommendations_legs_listed"
 RECOMMENDATIONS_HAVE_A_SNAPSHOT = "recommendations_have_a_snapshot"
 RECOMMENDATION_SKIPS_BY_REASON = "recommendation_skips_by_reason"
+RECOMMENDATIONS_LLM_ANSWERS_ACCEPTED = "recommendations_llm_answers_accepted"
 RECOMMENDATION_COLUMNS = (
     "date", "ticker", "strategy", "direction", "p_up", "horizon_sessions", "entry_close",
     "chain_date", "legs", "net_debit", "max_loss", "max_profit", "breakeven", "capital_required",
@@ -34,6 +38,10 @@ RECOMMENDATION_COLUMNS = (
     "model_fit_date", "facts_json",
 )  # fmt: skip
 DELETE_SKIPS = "DELETE FROM recommendation_skips WHERE date >= %s AND date < %s"
+DELETE_LLM_CALLS = "DELETE FROM llm_calls WHERE date >= %s AND date < %s"
+INSERT_LLM_CALL = ("INSERT INTO llm_calls (date, ticker, model, prompt, response, input_tokens,"
+                   " output_tokens, cache_read_tokens, outcome) VALUES"
+                   " (%s, %s, %s, %s, %s, %s, %s, %s, %s)")  # fmt: skip
 INSERT_SKIP = ("INSERT INTO recommendation_skips (date, ticker, signal, strategy, reason,"
                " detail) VALUES (%s, %s, %s, %s, %s, %s)")  # fmt: skip
 NO_CHAIN = "no option chain stored for the session"
@@ -92,16 +100,26 @@ def _facts(signal: pd.Series) -> dict:
     return facts
 
 
-def idea_for(signal: pd.Series, chain: pd.DataFrame) -> tuple[dict | None, tuple | None]:
-    """(recommendation row, None) or (None, skip row) for one actionable ticker-day."""
+def rules_only(facts: dict, found: list, pick) -> tuple:
+    """The advisor without an LLM: the rule-based choice and rationale."""
+    return pick, rule_rationale(pick, facts), "rules", None
+
+
+def idea_for(
+    signal: pd.Series, chain: pd.DataFrame, advisor=rules_only
+) -> tuple[dict | None, tuple | None, dict | None]:
+    """(recommendation row, None, audit) or (None, skip row, None) for one ticker-day.
+
+    `advisor(facts, candidates, rule pick)` returns (choice, rationale parts, source, audit).
+    """
     day, ticker, name = signal["date"], signal["ticker"], signal["signal"]
     strategy = strategies.strategy_for(name, _float(signal["iv_hv_diff"]))
     if chain.empty:
-        return None, (day, ticker, name, strategy, NO_CHAIN, None)
+        return None, (day, ticker, name, strategy, NO_CHAIN, None), None
     if _float(signal["p_up"]) is None:
-        return None, (day, ticker, name, strategy, NO_FORECAST, None)
+        return None, (day, ticker, name, strategy, NO_FORECAST, None), None
     if strategy is None:
-        return None, (day, ticker, name, None, NO_IV, None)
+        return None, (day, ticker, name, None, NO_IV, None), None
     direction = strategies.direction_of(name)
     spot = _float(chain["underlying_price"].dropna().iloc[0]) if chain["underlying_price"].notna(
         ).any() else _float(signal["close"])  # fmt: skip
@@ -111,13 +129,13 @@ def idea_for(signal: pd.Series, chain: pd.DataFrame) -> tuple[dict | None, tuple
         support=_float(signal["range_support"]), put_wall=_float(signal["put_wall_primary"]),
         call_wall=_float(signal["call_wall_primary"]),
     )  # fmt: skip
-    choice = strategies.rule_choice(found)
-    if choice is None:
+    pick = strategies.rule_choice(found)
+    if pick is None:
         detail = (f"{len(tradable)} of {len(chain)} contracts pass the liquidity and quote"
                   f" filters; none fits {strategy}'s DTE window, delta band and strike limits")  # fmt: skip
-        return None, (day, ticker, name, strategy, NO_CONTRACT, detail)
+        return None, (day, ticker, name, strategy, NO_CONTRACT, detail), None
     facts = _facts(signal)
-    parts = rule_rationale(choice, facts)
+    choice, parts, source, audit = advisor(facts, found, pick)
     record = choice.as_record()
     row = {
         "date": day, "ticker": ticker, "strategy": strategy, "direction": direction,
@@ -127,19 +145,23 @@ def idea_for(signal: pd.Series, chain: pd.DataFrame) -> tuple[dict | None, tuple
         "max_loss": choice.max_loss, "max_profit": choice.max_profit,
         "breakeven": choice.breakeven, "capital_required": choice.capital_required,
         "expiration": dt.date.fromisoformat(choice.expiration), "dte": choice.dte,
-        "signal": name, "rationale": rationale_text(parts), "rationale_source": "rules",
+        "signal": name, "rationale": rationale_text(parts), "rationale_source": source,
         "candidate_id": choice.id, "candidates": len(found), "model_fit_date":
         signal["model_fit_date"],
         "facts_json": json.dumps({"facts": facts, "rationale": parts,
                                   "candidates": [c.as_record() for c in found]}, default=str),
     }  # fmt: skip
-    return row, None
+    return row, None, audit
 
 
-def ideas_for_window(conn, lo: dt.date, hi: dt.date) -> tuple[pd.DataFrame, list[tuple]]:
+def ideas_for_window(
+    conn, lo: dt.date, hi: dt.date, advisor=rules_only
+) -> tuple[pd.DataFrame, list[tuple], list[tuple]]:
+    """The window's ideas, skips and LLM audit rows; the newest sessions are advised first
+    (a capped LLM budget goes to the evening that matters)."""
     signals = _signals(conn, lo, hi)
     if signals.empty:
-        return pd.DataFrame(columns=list(RECOMMENDATION_COLUMNS)), []
+        return pd.DataFrame(columns=list(RECOMMENDATION_COLUMNS)), [], []
     pairs = signals.loc[:, ["ticker", "date"]]
     cursor = conn.execute(
         sql.SQL("SELECT {} FROM options_chains WHERE date >= %s AND date < %s"
@@ -149,15 +171,19 @@ def ideas_for_window(conn, lo: dt.date, hi: dt.date) -> tuple[pd.DataFrame, list
     chains = pd.DataFrame(cursor.fetchall(), columns=CHAIN_COLUMNS)
     by_key = {key: rows for key, rows in chains.groupby(["underlying", "date"], sort=False)}
     empty = pd.DataFrame(columns=CHAIN_COLUMNS)
-    ideas, skips = [], []
-    for _, signal in signals.iterrows():
-        row, skip = idea_for(signal, by_key.get((signal["ticker"], signal["date"]), empty))
+    ideas, skips, audits = [], [], []
+    newest_first = signals.sort_values(["date", "ticker"], ascending=[False, True], kind="stable")
+    for _, signal in newest_first.iterrows():
+        chain = by_key.get((signal["ticker"], signal["date"]), empty)
+        row, skip, audit = idea_for(signal, chain, advisor)
         if row is not None:
             ideas.append(row)
         else:
             skips.append(skip)
+        if audit is not None:
+            audits.append((signal["date"], signal["ticker"], audit))
     frame = pd.DataFrame(ideas, columns=list(RECOMMENDATION_COLUMNS))
-    return frame, skips
+    return frame.sort_values(["date", "ticker"], kind="stable"), skips, audits
 
 
 @dg.asset(
@@ -174,16 +200,30 @@ def ideas_for_window(conn, lo: dt.date, hi: dt.date) -> tuple[pd.DataFrame, list
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=dg.AutomationCondition.eager(),
 )
-def recommendations(context: dg.AssetExecutionContext, warehouse: PostgresResource):
+def recommendations(
+    context: dg.AssetExecutionContext, warehouse: PostgresResource, claude: ClaudeResource
+):
     """Option trade ideas for the scope's actionable signals, on listed contracts only."""
     lo, hi = window_bounds(context)
     days = sessions_in_window(context.partition_time_window)
+    budget = Budget(calls=claude.max_calls, tokens=claude.max_tokens)
+    advisor = partial(advise, claude, claude.client() if claude.available else None, budget)
+    if not claude.available:
+        context.log.info("no ANTHROPIC_API_KEY: rule-based rationales")
     with warehouse.connect() as conn:
-        ideas, skips = ideas_for_window(conn, lo, hi)
+        ideas, skips, audits = ideas_for_window(conn, lo, hi, advisor)
     with warehouse.write_slice("recommendations", (lo, hi)) as out:
         out.also(DELETE_SKIPS, [(lo, hi)])
         out.also(INSERT_SKIP, skips)
+        out.also(DELETE_LLM_CALLS, [(lo, hi)])
+        out.also(INSERT_LLM_CALL, [(day, ticker, claude.model, a["prompt"], a["response"],
+                                    a["input_tokens"], a["output_tokens"],
+                                    a["cache_read_tokens"], a["outcome"])
+                                   for day, ticker, a in audits])  # fmt: skip
         out.write(ideas)
+    rejected = [f"{t} {d}: {a['outcome']}" for d, t, a in audits if a["outcome"] != "accepted"]
+    for line in rejected:
+        context.log.warning(f"rule-based rationale kept for {line}")
     reasons = pd.Series([s[4] for s in skips], dtype=object).value_counts().to_dict()
     last = ideas[ideas["date"] == days[-1]] if not ideas.empty else ideas
     for _, idea in last.iterrows():
@@ -192,6 +232,9 @@ def recommendations(context: dg.AssetExecutionContext, warehouse: PostgresResour
     return dg.MaterializeResult(metadata={
         **out.result.metadata(), "sessions": len(days), "ideas": len(ideas),
         "skipped": len(skips), "skipped_by_reason": json.dumps(reasons),
+        "llm_calls": budget.used_calls, "llm_tokens": budget.used_tokens,
+        "llm_outcomes": json.dumps(budget.outcomes),
+        "rationale_sources": json.dumps(ideas["rationale_source"].value_counts().to_dict()),
         "ideas_last_session": ", ".join(f"{r.ticker} {r.strategy}" for r in last.itertuples()),
     })  # fmt: skip
 
@@ -256,5 +299,29 @@ def recommendation_skips_by_reason(context, warehouse: PostgresResource) -> dg.A
         metadata={
             "skipped": sum(r[1] for r in rows),
             "by_reason (reason count first)": examples(rows),
+        },  # fmt: skip
+    )
+
+
+@dg.asset_check(asset=recommendations, name=RECOMMENDATIONS_LLM_ANSWERS_ACCEPTED,
+                partitions_def=TRADING_DAYS)  # fmt: skip
+def recommendations_llm_answers_accepted(
+    context, warehouse: PostgresResource
+) -> dg.AssetCheckResult:
+    """Warns when a Claude answer was rejected or failed (the rules' choice stood)."""
+    lo, hi = window_bounds(context)
+    with warehouse.connect() as conn:
+        rows = conn.execute(
+            "SELECT split_part(outcome, ':', 1), count(*), min(date::text || ' ' || ticker"
+            " || ' ' || outcome) FROM llm_calls WHERE date >= %s AND date < %s GROUP BY 1"
+            " ORDER BY 2 DESC", (lo, hi)).fetchall()  # fmt: skip
+    counts = {kind: n for kind, n, _ in rows}
+    return dg.AssetCheckResult(
+        passed=set(counts) <= {"accepted"},
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "calls": sum(counts.values()),
+            **{f"outcome_{k}": n for k, n in counts.items()},
+            "examples (kind count first)": examples(rows),
         },  # fmt: skip
     )

@@ -16,6 +16,9 @@ DEFAULT_DEMO_SEED = 7
 DEFAULT_REST_CONCURRENCY = 8  # option-chain snapshots fetched at once
 DEFAULT_CHAIN_FAILURE_THRESHOLD = 0.10  # the chains run fails when more scope tickers failed
 DEFAULT_DEMO_CHAIN_SESSIONS = 5  # sessions of chains `kapman demo` backfills (the UI: up to 90)
+DEFAULT_CLAUDE_MODEL = "claude-sonnet-4-5"  # the model that writes idea rationales
+DEFAULT_LLM_MAX_CALLS = 20  # Claude calls per run: an evening has a handful of ideas
+DEFAULT_LLM_MAX_TOKENS = 60_000  # input + output tokens per run
 MASSIVE_S3_ENDPOINT = "https://files.massive.com"
 MASSIVE_S3_BUCKET = "flatfiles"
 FLATFILES_SOURCES = ("demo", "local", "s3")  # each is a provider (kapman_resources.providers)
@@ -83,6 +86,10 @@ class Settings:
     rest_concurrency: int = DEFAULT_REST_CONCURRENCY
     chain_failure_threshold: float = DEFAULT_CHAIN_FAILURE_THRESHOLD
     demo_chain_sessions: int = DEFAULT_DEMO_CHAIN_SESSIONS
+    anthropic_api_key: str | None = field(default=None, repr=False)  # a secret: never printed
+    claude_model: str = DEFAULT_CLAUDE_MODEL
+    llm_max_calls: int = DEFAULT_LLM_MAX_CALLS
+    llm_max_tokens: int = DEFAULT_LLM_MAX_TOKENS
 
     @property
     def embedded(self) -> bool:
@@ -133,4 +140,8 @@ def load_settings() -> Settings:
         demo_chain_sessions=max(
             1, _int_env("KAPMAN_DEMO_CHAIN_SESSIONS", DEFAULT_DEMO_CHAIN_SESSIONS)
         ),  # fmt: skip
+        anthropic_api_key=_env("ANTHROPIC_API_KEY"),
+        claude_model=_env("KAPMAN_CLAUDE_MODEL", DEFAULT_CLAUDE_MODEL),
+        llm_max_calls=max(0, _int_env("KAPMAN_LLM_MAX_CALLS", DEFAULT_LLM_MAX_CALLS)),
+        llm_max_tokens=max(0, _int_env("KAPMAN_LLM_MAX_TOKENS", DEFAULT_LLM_MAX_TOKENS)),
     )

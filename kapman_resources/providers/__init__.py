@@ -13,6 +13,7 @@ from collections.abc import Callable
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from kapman_resources.claude import ClaudeResource
 from kapman_resources.providers.flat_files import (
     DemoFlatFiles,
     FlatFilesProvider,
@@ -101,6 +102,14 @@ SOURCES: dict[str, dict[str, Callable[[Settings], dg.ConfigurableResource]]] = {
 }
 
 
+def claude(s: Settings) -> ClaudeResource:
+    """Claude for idea rationales (no key: every idea keeps its rule-based rationale)."""
+    return ClaudeResource(api_key=_secret("ANTHROPIC_API_KEY", bool(s.anthropic_api_key)),
+                          model=s.claude_model, max_calls=s.llm_max_calls,
+                          max_tokens=s.llm_max_tokens)  # fmt: skip
+
+
 def providers(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The provider resources for these settings, by resource key."""
-    return {key: build(settings) for key, build in SOURCES[settings.flatfiles_source].items()}
+    built = {key: build(settings) for key, build in SOURCES[settings.flatfiles_source].items()}
+    return {**built, "claude": claude(settings)}

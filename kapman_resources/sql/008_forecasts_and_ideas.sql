@@ -63,4 +63,21 @@ CREATE TABLE IF NOT EXISTS recommendation_skips (
     PRIMARY KEY (date, ticker)
 );
 
+-- Every Claude call for an idea, for audit: the per-idea prompt (the static system prompt is in
+-- kapman_assets/llm_rationale.py), the raw answer, tokens, and what code made of it
+-- (accepted | rejected: rule | error: cause | skipped: budget spent).
+CREATE TABLE IF NOT EXISTS llm_calls (
+    date              date NOT NULL,
+    ticker            text NOT NULL,
+    model             text NOT NULL,
+    prompt            text NOT NULL,
+    response          text,
+    input_tokens      integer NOT NULL DEFAULT 0,
+    output_tokens     integer NOT NULL DEFAULT 0,
+    cache_read_tokens integer NOT NULL DEFAULT 0,
+    outcome           text NOT NULL,
+    called_at         timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (date, ticker)
+);
+
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO kapman_reader;

@@ -1,9 +1,11 @@
 """Forecasts and recommendations through real Dagster materializations on the demo market."""
 
 import datetime as dt
+import json
 
 import dagster as dg
 import pytest
+from helpers.claude import answer, claude_with, message
 from helpers.resources import local_resources
 
 from kapman_assets import (
@@ -142,3 +144,44 @@ def test_ideas_on_listed_contracts_and_skips_with_reasons(analysed):
             assert float(listed[0]) == leg["strike"]
             assert listed[1] == dt.date.fromisoformat(leg["expiration"])
     assert ideas, f"no idea on the demo chains: {skips}"
+
+
+def test_claude_writes_the_rationale_through_the_sdk_and_every_call_is_audited(analysed):
+    import httpx2
+
+    url, res = analysed
+    assert dg.materialize([forecasts.directional_forecasts], resources=res,
+                          partition_key=str(CHAIN_DAYS[-1])).success  # fmt: skip
+    with connect(url) as conn:
+        conn.execute(
+            "UPDATE wyckoff_snapshots SET signal = NULL WHERE date = %s", (CHAIN_DAYS[-1],)
+        )
+        conn.execute("UPDATE wyckoff_snapshots SET signal = 'ENTRY_SETUP' WHERE date = %s",
+                     (CHAIN_DAYS[-1],))  # fmt: skip
+        conn.commit()
+    chosen = []
+
+    def handler(request: httpx2.Request):
+        ideas = json.loads(json.loads(request.content)["messages"][0]["content"])
+        last = ideas["candidates"][-1]  # not necessarily the rules' pick
+        chosen.append(last["id"])
+        close = ideas["facts"]["close"]
+        return message(answer(last["id"], level=round(close * 0.9, 2)))
+
+    claude = {**res, "claude": claude_with(handler)}
+    result = dg.materialize([recommendations.recommendations,
+                             *dg.load_asset_checks_from_modules([recommendations])],
+                            resources=claude, partition_key=str(CHAIN_DAYS[-1]))  # fmt: skip
+    assert result.success
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations[recommendations.RECOMMENDATIONS_LEGS_LISTED]
+    assert evaluations[recommendations.RECOMMENDATIONS_LLM_ANSWERS_ACCEPTED]
+    ideas = rows(url, "SELECT ticker, candidate_id, rationale_source, rationale FROM"
+                 " recommendations WHERE date = %s ORDER BY ticker", (CHAIN_DAYS[-1],))  # fmt: skip
+    calls = rows(url, "SELECT ticker, model, outcome, input_tokens, response FROM llm_calls"
+                 " WHERE date = %s ORDER BY ticker", (CHAIN_DAYS[-1],))  # fmt: skip
+    assert ideas and len(calls) == len(ideas) == len(chosen)
+    assert all(source == "llm" for _, _, source, _ in ideas)
+    assert sorted(c for _, c, _, _ in ideas) == sorted(chosen)
+    assert all(r.startswith("A spring held support") for *_, r in ideas)
+    assert all(o == "accepted" and n == 900 and m == "claude-sonnet-4-5" for _, m, o, n, _ in calls)
