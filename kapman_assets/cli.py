@@ -30,7 +30,8 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 SUMMARY_TABLES = ("tickers", "ohlcv", "splits", "portfolio_tickers", "retention_log",
                   "options_chains", "options_daily_summary", "ticker_metrics",
                   "wyckoff_snapshots", "forecast_models", "directional_forecasts",
-                  "recommendations", "recommendation_skips")  # fmt: skip
+                  "recommendations", "recommendation_skips", "forecast_outcomes",
+                  "recommendation_outcomes", "forecast_calibration")  # fmt: skip
 UI_URL = "http://127.0.0.1:3000"
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -203,6 +204,7 @@ def _keys_by_job(keys: list[str]) -> dict[str, list[str]]:
         jobs.options_job.name: chain_keys,
         jobs.analytics_job.name: keys[-(OHLCV_RETENTION_SESSIONS - WARMUP_SESSIONS) :],
         jobs.ideas_job.name: keys[-(OHLCV_RETENTION_SESSIONS - WARMUP_SESSIONS) :],
+        jobs.scoring_job.name: keys[-(OHLCV_RETENTION_SESSIONS - WARMUP_SESSIONS) :],
     }
 
 

@@ -3,10 +3,12 @@
 import dagster as dg
 
 from kapman_assets import (
+    calibration,
     forecasts,
     jobs,
     ohlcv,
     options,
+    outcomes,
     recommendations,
     reference_data,
     retention,
@@ -18,7 +20,8 @@ from kapman_resources.settings import Settings, load_settings
 from kapman_resources.warehouse import PostgresResource
 
 # One module per layer: its assets, their checks and its GROUP. A new layer is one line here.
-LAYERS = [ohlcv, retention, reference_data, options, ticker_analysis, forecasts, recommendations]
+LAYERS = [ohlcv, retention, reference_data, options, ticker_analysis, forecasts, recommendations,
+          outcomes, calibration]  # fmt: skip
 
 
 def build_resources(settings: Settings | None = None) -> dict:

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from kapman_assets import forecasts, ohlcv, options, reference_data, ticker_analysis
+from kapman_assets import forecasts, ohlcv, options, outcomes, reference_data, ticker_analysis
 from kapman_assets.partitions import TRADING_DAYS
 from kapman_resources.calendar import (
     NEW_YORK,
@@ -63,6 +63,13 @@ ideas_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups(forecasts.GROUP),
     partitions_def=TRADING_DAYS,
     description="Directional forecasts (p_up) and option trade ideas on listed contracts.",
+)
+
+scoring_job = dg.define_asset_job(
+    "scoring",
+    selection=dg.AssetSelection.groups(outcomes.GROUP),
+    partitions_def=TRADING_DAYS,
+    description="Score forecasts and ideas whose horizon ended: outcomes, P&L, calibration.",
 )
 
 evening_job = dg.define_asset_job(

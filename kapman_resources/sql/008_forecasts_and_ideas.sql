@@ -63,6 +63,68 @@ CREATE TABLE IF NOT EXISTS recommendation_skips (
     PRIMARY KEY (date, ticker)
 );
 
+-- Outcomes, keyed by the session they resolve on (never before the horizon) and by the idea's
+-- (date, ticker), which survives a rerun of recommendations (its identity id does not). Nothing
+-- wrote the seed's versions of these two tables: they are replaced.
+DROP TABLE IF EXISTS recommendation_outcomes;
+CREATE TABLE recommendation_outcomes (
+    date                date NOT NULL,             -- the session the horizon ended (scored on)
+    recommendation_date date NOT NULL,
+    ticker              text NOT NULL,
+    strategy            text NOT NULL,
+    signal              text,
+    p_up                double precision NOT NULL,
+    horizon_sessions    integer NOT NULL,
+    entry_close         double precision NOT NULL,  -- raw close on the recommendation date
+    exit_close          double precision NOT NULL,  -- raw close on the horizon session
+    split_factor        double precision NOT NULL DEFAULT 1,  -- splits in between
+    outcome             smallint NOT NULL CHECK (outcome IN (0, 1)),
+    entry_value         numeric,                    -- position value at the limits (dollars)
+    exit_value          numeric,
+    pnl                 numeric,
+    pnl_pct             double precision,           -- of the capital at risk
+    capital_at_risk     numeric,
+    mark_source         text NOT NULL CHECK (mark_source IN
+                          ('mid', 'intrinsic', 'stale', 'mixed', 'unmarked')),
+    legs_marked         jsonb NOT NULL,
+    PRIMARY KEY (date, recommendation_date, ticker),
+    CHECK (date > recommendation_date)
+);
+
+-- Every forecast scored at its horizon (the far larger sample behind the calibration).
+CREATE TABLE IF NOT EXISTS forecast_outcomes (
+    date             date NOT NULL,                 -- the session the horizon ended
+    forecast_date    date NOT NULL,
+    ticker           text NOT NULL,
+    horizon_sessions integer NOT NULL,
+    p_up             double precision NOT NULL,
+    outcome          smallint NOT NULL CHECK (outcome IN (0, 1)),
+    PRIMARY KEY (date, forecast_date, ticker),
+    CHECK (date > forecast_date)
+);
+
+DROP TABLE IF EXISTS forecast_calibration;
+CREATE TABLE forecast_calibration (
+    date            date NOT NULL,               -- the session the report was computed for
+    period          text NOT NULL,               -- 'week:YYYY-MM-DD' (week ending) or 'all'
+    subset          text NOT NULL CHECK (subset IN ('forecasts', 'recommended')),
+    n               integer NOT NULL,
+    base_rate       double precision,
+    brier           double precision,
+    brier_skill     double precision,
+    reliability     double precision,
+    resolution      double precision,
+    uncertainty     double precision,
+    within_bin_variance    double precision,
+    within_bin_covariance  double precision,
+    ece             double precision,
+    log_loss        double precision,
+    brier_ci_low    double precision,
+    brier_ci_high   double precision,
+    reliability_json jsonb,
+    PRIMARY KEY (date, period, subset)
+);
+
 -- Every Claude call for an idea, for audit: the per-idea prompt (the static system prompt is in
 -- kapman_assets/llm_rationale.py), the raw answer, tokens, and what code made of it
 -- (accepted | rejected: rule | error: cause | skipped: budget spent).

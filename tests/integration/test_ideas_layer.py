@@ -9,9 +9,11 @@ from helpers.claude import answer, claude_with, message
 from helpers.resources import local_resources
 
 from kapman_assets import (
+    calibration,
     forecasts,
     ohlcv,
     options,
+    outcomes,
     recommendations,
     reference_data,
     ticker_analysis,
@@ -26,6 +28,7 @@ DAYS = nyse_sessions("2024-09-03", "2026-11-20")
 ANALYSED = DAYS[-300:]
 FORECAST_DAYS = DAYS[-45:]
 CHAIN_DAYS = DAYS[-2:]
+IDEA_DAY = DAYS[-21]  # an idea with a chain on its day and at its 20-session horizon
 
 
 def rng(days):
@@ -185,3 +188,69 @@ def test_claude_writes_the_rationale_through_the_sdk_and_every_call_is_audited(a
     assert sorted(c for _, c, _, _ in ideas) == sorted(chosen)
     assert all(r.startswith("A spring held support") for *_, r in ideas)
     assert all(o == "accepted" and n == 900 and m == "claude-sonnet-4-5" for _, m, o, n, _ in calls)
+
+
+def test_outcomes_resolve_at_the_horizon_with_marks_and_calibration(analysed):
+    url, res = analysed
+    assert dg.materialize([options.options_chains, options.options_daily_summary],
+                          resources=res, partition_key=str(IDEA_DAY)).success  # fmt: skip
+    assert dg.materialize(
+        [ticker_analysis.ticker_analysis], resources=res, partition_key=str(IDEA_DAY)
+    ).success  # IV - HV from that chain
+    assert dg.materialize([forecasts.directional_forecasts], resources=res,
+                          tags=rng(FORECAST_DAYS)).success  # fmt: skip
+    with connect(url) as conn:
+        conn.execute("UPDATE wyckoff_snapshots SET signal = NULL WHERE date >= %s", (IDEA_DAY,))
+        conn.execute("UPDATE wyckoff_snapshots SET signal = 'ENTRY_SETUP' WHERE date = %s",
+                     (IDEA_DAY,))  # fmt: skip
+        conn.commit()
+    assert dg.materialize([recommendations.recommendations], resources=res,
+                          partition_key=str(IDEA_DAY)).success  # fmt: skip
+    ideas = rows(url, "SELECT ticker, legs, entry_close, capital_required FROM recommendations")
+    assert ideas, "no idea on the demo chain of the idea day"
+
+    window = DAYS[-20:]  # resolves forecasts of DAYS[-40] .. DAYS[-21]
+    checks = [*dg.load_asset_checks_from_modules([outcomes, calibration])]
+    result = dg.materialize([outcomes.scored_outcomes, calibration.forecast_calibration, *checks],
+                            resources=res, tags=rng(window))  # fmt: skip
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    scored = rows(url, "SELECT date, forecast_date, ticker, p_up, outcome FROM forecast_outcomes")
+    starts = set(FORECAST_DAYS) & set(DAYS[-40:-20])
+    assert {r[1] for r in scored} == starts
+    close = dict(((t, d), c) for t, d, c in rows(
+        url, "SELECT k.symbol, o.date, o.close FROM ohlcv o JOIN tickers k ON k.id = o.ticker_id"
+        " WHERE k.symbol = ANY(%s)", (SCOPE,)))  # fmt: skip
+    for end, start, ticker, _, outcome in scored:
+        assert DAYS.index(end) - DAYS.index(start) == forecasts.HORIZON
+        assert outcome == int(close[(ticker, end)] > close[(ticker, start)])  # no demo splits here
+
+    marked = rows(url, "SELECT ticker, date, recommendation_date, outcome, pnl, mark_source,"
+                  " legs_marked, entry_value FROM recommendation_outcomes ORDER BY ticker")  # fmt: skip
+    assert {r[0] for r in marked} == {i[0] for i in ideas}
+    for ticker, end, start, _outcome, pnl, source, legs_marked, _entry in marked:
+        assert (end, start) == (DAYS[-1], IDEA_DAY)
+        legs = next(i[1] for i in ideas if i[0] == ticker)
+        expected = 0.0
+        for leg, mark in zip(legs, legs_marked, strict=True):
+            # the horizon's mid, else the last stored mid (the strike left the listed grid)
+            (when, bid, ask) = rows(url, "SELECT date, bid, ask FROM options_chains WHERE"
+                                    " date <= %s AND contract_ticker = %s AND bid > 0 AND ask > 0"
+                                    " ORDER BY date DESC LIMIT 1", (end, leg["contract_ticker"]))[0]  # fmt: skip
+            assert mark["source"] == ("mid" if when == end else "stale")
+            assert mark["price"] == pytest.approx(float(bid + ask) / 2)
+            sign = 1 if leg["side"] == "buy" else -1
+            expected += sign * 100 * (mark["price"] - leg["limit"])
+        assert source in ("mid", "stale", "mixed") and float(pnl) == pytest.approx(expected)
+
+    reports = rows(url, "SELECT date, period, subset, n, brier FROM forecast_calibration"
+                   " ORDER BY date, period, subset")  # fmt: skip
+    alltime = [r for r in reports if r[1] == "all" and r[2] == "forecasts"]
+    assert len(alltime) == 1 and alltime[0][0] == window[-1] and alltime[0][3] == len(scored)
+    p = [r[3] for r in scored]
+    y = [r[4] for r in scored]
+    assert alltime[0][4] == pytest.approx(
+        sum((a - b) ** 2 for a, b in zip(p, y, strict=True)) / len(p)
+    )
+    weeks = {r[1] for r in reports if r[2] == "forecasts"} - {"all"}
+    assert weeks == {f"week:{calibration.week_end(d)}" for d in window}
