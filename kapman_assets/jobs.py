@@ -120,6 +120,7 @@ LAYER_JOBS = [
     options_job,
     analytics_job,
     ideas_job,
+    scoring_job,
 ]  # in dependency order
 JOBS = [*LAYER_JOBS, evening_job, checks_job, all_checks_job, verify_job]
 FINAL_FILES_POLL_SECONDS = 15 * 60
