@@ -21,3 +21,23 @@ def print_ideas(conn, day) -> None:
         click.echo(f"  {ticker:<6} no idea: {reason}" + (f" ({detail})" if detail else ""))
     if not ideas and not skips:
         click.echo("  none (no actionable signal)")
+
+
+def print_scores(conn) -> None:
+    """How good the past forecasts and ideas were (all time, as of the last report)."""
+    rows = conn.execute(
+        "SELECT subset, n, brier, brier_skill, ece, date FROM forecast_calibration"
+        " WHERE period = 'all' AND date = (SELECT max(date) FROM forecast_calibration"
+        " WHERE period = 'all') ORDER BY subset").fetchall()  # fmt: skip
+    ideas = conn.execute("SELECT count(*), avg(outcome), sum(pnl) FROM recommendation_outcomes"
+                         " WHERE pnl IS NOT NULL").fetchone()  # fmt: skip
+    if not rows and not ideas[0]:
+        return
+    click.secho("\nTrack record", bold=True)
+    for subset, n, brier, bss, ece, day in rows:
+        click.echo(f"  {subset:<12} n {n:>7,}  Brier {brier:.4f}  BSS {bss:+.4f}  ECE {ece:.4f}"
+                   f"  (all time to {day})")  # fmt: skip
+    if ideas[0]:
+        click.echo(
+            f"  ideas scored {ideas[0]}: {ideas[1] * 100:.0f}% up, P&L ${float(ideas[2]):,.2f}"
+        )

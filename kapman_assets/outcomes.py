@@ -62,8 +62,10 @@ def _scored(starts: pd.DataFrame, ends: dict, closes: dict, splits: pd.DataFrame
         closes.get((t, e)) for t, e in zip(out["ticker"], out["resolves"], strict=True)
     ]
     out = out.dropna(subset=["resolves", "exit_close"]).copy()
-    out["split_factor"] = [split_factor(splits, t, d, e) for t, d, e in
-                           zip(out["ticker"], out["date"], out["resolves"], strict=True)]  # fmt: skip
+    split_tickers = set(splits["ticker"]) if not splits.empty else set()
+    out["split_factor"] = [split_factor(splits, t, d, e) if t in split_tickers else 1.0
+                           for t, d, e in zip(out["ticker"], out["date"], out["resolves"],
+                                              strict=True)]  # fmt: skip
     out["outcome"] = (out["exit_close"] > out["entry_close"] / out["split_factor"]).astype(int)
     return out
 

@@ -9,6 +9,7 @@ importing Kapman from the new venv, never from the checkout.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from helpers.checkout import clone_working_tree
 
+from kapman_assets.definitions import defs
 from kapman_resources.embedded_pg import EmbeddedPostgres
 
 
@@ -54,7 +56,11 @@ def test_a_wheel_install_migrates_and_runs_the_demo(tmp_path):
         migrated = _run([kapman, "db", "migrate"], cwd=elsewhere, env=env)
         assert "applied ['001'" in migrated.stdout
         demo = _run([kapman, "demo"], cwd=elsewhere, env=env)
-        assert "backfilling 2023-01-03" in demo.stdout and "12/13 passed" in demo.stdout
+        assert "backfilling 2023-01-03" in demo.stdout
+        checks = demo.stdout.split("\nAsset checks\n", 1)[1]
+        passed, total = map(int, re.search(r"\n  (\d+)/(\d+) passed\n", checks).groups())
+        assert total == len(defs.resolve_asset_graph().asset_check_keys)  # every check ran
+        assert "FAILED" not in checks and total - passed == checks.count(" warning")
         assert (home / "dagster_home" / "dagster.yaml").exists()
     finally:
         EmbeddedPostgres(home).destroy()
