@@ -80,26 +80,42 @@ def plan(
         keys = (keys_by_job or {}).get(job.name, partition_keys)
         selected = job.selection.resolve(graph)
         for key in (k for k in graph.toposorted_asset_keys if k in selected):
-            node = graph.get(key)
-            parents = [
-                p for p in node.parent_keys if graph.has(p) and graph.get(p).is_materializable
-            ]
-            if node.is_partitioned:
-                forced = set((force or {}).get(key, ()))
-                needed = _stale_partitions(log, graph, key, parents, keys, todo, forced)
-                if not needed:
+            group = _inseparable(graph, key)  # a multi-asset that cannot run part of itself
+            if any(k in todo for k in group):
+                continue  # planned with its sibling
+            if graph.get(key).is_partitioned:
+                stale = set().union(*(
+                    _stale_partitions(log, graph, k, _parents(graph, k), keys, todo,
+                                      set((force or {}).get(k, ())))
+                    for k in group))  # fmt: skip
+                if not stale:
                     continue
-                todo[key] = needed
+                planned = tuple(pk for pk in keys if pk in stale)
             else:
-                if not _stale_whole(log, graph, key, parents, todo):
+                if not any(_stale_whole(log, graph, k, _parents(graph, k), todo) for k in group):
                     continue
-                todo[key] = None
+                planned = None
+            todo.update(dict.fromkeys(group, planned))
             last = steps[-1] if steps else None
-            if last and last.job == job.name and last.partitions == todo[key]:
-                steps[-1] = Step(job.name, (*last.assets, key), last.partitions)
+            if last and last.job == job.name and last.partitions == planned:
+                steps[-1] = Step(job.name, (*last.assets, *group), last.partitions)
             else:
-                steps.append(Step(job.name, (key,), todo[key]))
+                steps.append(Step(job.name, group, planned))
     return steps
+
+
+def _parents(graph, key) -> list[dg.AssetKey]:
+    return [
+        p for p in graph.get(key).parent_keys if graph.has(p) and graph.get(p).is_materializable
+    ]
+
+
+def _inseparable(graph, key) -> tuple[dg.AssetKey, ...]:
+    """The key, with the other keys of its multi-asset when that cannot be subset."""
+    assets_def = graph.assets_def_for_key(key)
+    if assets_def.can_subset or len(assets_def.keys) == 1:
+        return (key,)
+    return (key, *sorted(k for k in assets_def.keys if k != key))
 
 
 def _stale_partitions(log, graph, key, parents, partition_keys, todo, forced) -> tuple[str, ...]:

@@ -72,3 +72,23 @@ def test_a_range_step_is_one_single_run_backfill():
     assert step.tags() == {"dagster/asset_partition_range_start": "2024-06-03",
                            "dagster/asset_partition_range_end": "2024-06-05"}  # fmt: skip
     assert catch_up.Step("reference_data", (TICKERS,), None).tags() == {}
+
+
+def test_a_multi_asset_that_cannot_be_subset_is_planned_whole():
+    """A newer options summary makes only ticker_metrics stale; the run must still select
+    wyckoff_snapshots too (ticker_analysis computes both in one pass)."""
+    from kapman_assets.definitions import defs
+
+    instance = dg.DagsterInstance.ephemeral()
+    summary, metrics, wyckoff = (dg.AssetKey(k) for k in
+                                 ("options_daily_summary", "ticker_metrics", "wyckoff_snapshots"))  # fmt: skip
+
+    def report(key, partitions):
+        for pk in partitions:
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=pk))
+
+    for key in (OHLCV, SPLITS, summary, metrics, wyckoff):
+        report(key, KEYS if key != SPLITS else [None])
+    report(summary, KEYS[2:3])  # a republished chain summary for one session
+    steps = catch_up.plan(instance, defs, [jobs.analytics_job], KEYS)
+    assert [(set(s.assets), s.partitions) for s in steps] == [({metrics, wyckoff}, (KEYS[2],))]
