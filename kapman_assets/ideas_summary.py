@@ -34,9 +34,13 @@ def print_scores(conn) -> None:
     if not rows and not ideas[0]:
         return
     click.secho("\nTrack record", bold=True)
+
+    def num(value, spec: str) -> str:  # BSS is undefined when every outcome is the same
+        return "n/a" if value is None or value != value else format(value, spec)
+
     for subset, n, brier, bss, ece, day in rows:
-        click.echo(f"  {subset:<12} n {n:>7,}  Brier {brier:.4f}  BSS {bss:+.4f}  ECE {ece:.4f}"
-                   f"  (all time to {day})")  # fmt: skip
+        click.echo(f"  {subset:<12} n {n:>7,}  Brier {num(brier, '.4f')}  BSS {num(bss, '+.4f')}"
+                   f"  ECE {num(ece, '.4f')}  (all time to {day})")  # fmt: skip
     if ideas[0]:
         click.echo(
             f"  ideas scored {ideas[0]}: {ideas[1] * 100:.0f}% up, P&L ${float(ideas[2]):,.2f}"
