@@ -18,7 +18,7 @@ from psycopg import sql
 from kapman_assets import ohlcv, reference_data
 from kapman_assets.analytics import forecast_model as fm
 from kapman_assets.analytics.series import split_adjust
-from kapman_assets.analytics.signal_edge import ADV_WINDOW, LIQUID_MIN_ADV_DOLLARS, LIQUID_MIN_CLOSE
+from kapman_assets.analytics.signal_edge import ADV_WINDOW, liquid
 from kapman_assets.check_helpers import examples
 from kapman_assets.partitions import TRADING_DAYS, sessions_in_window, window_bounds
 from kapman_resources.calendar import nyse_sessions
@@ -59,14 +59,12 @@ def month_start(day: dt.date) -> dt.date:
 def _adjusted(bars: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
     """Split-adjusted close, the 20-session return, the liquidity flag, the labels."""
     bars = bars.assign(date=pd.to_datetime(bars["date"]))
-    raw_dollars = bars["close"].astype(float) * bars["volume"].astype(float)
     adj = split_adjust(bars, splits) if not splits.empty else bars.copy()
-    adj = adj.assign(raw_dollars=raw_dollars.to_numpy(), raw_close=bars["close"].astype(float))
+    adj = adj.assign(raw_close=bars["close"].astype(float), raw_volume=bars["volume"].astype(float))
     adj = adj.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
     g = adj.groupby("ticker", sort=False)
     adj["return_20"] = adj["close"] / g["close"].shift(RETURN_SESSIONS) - 1.0
-    adv = g["raw_dollars"].transform(lambda s: s.rolling(ADV_WINDOW, min_periods=ADV_WINDOW).mean())
-    adj["liquid"] = (adj["raw_close"] >= LIQUID_MIN_CLOSE) & (adv >= LIQUID_MIN_ADV_DOLLARS)
+    adj["liquid"] = liquid(adj["ticker"], adj["raw_close"], adj["raw_volume"])  # the prints
     labels = fm.forward_labels(adj.loc[:, ["ticker", "date", "close"]], HORIZON)
     return adj.merge(labels, on=["ticker", "date"], how="left")
 

@@ -70,11 +70,12 @@ def _scored(starts: pd.DataFrame, ends: dict, closes: dict, splits: pd.DataFrame
     return out
 
 
-def _mark(idea: pd.Series, chain: pd.DataFrame, last_mids: dict, closes: dict) -> dict:
+def _mark(idea: pd.Series, mids_today: dict, last_mids: dict, closes: dict) -> dict:
+    """The idea's legs marked on its resolving session (mids by contract ticker)."""
     legs = idea["legs"]
     marks = []
     for leg in legs:
-        today = chain.get(leg["contract_ticker"])
+        today = mids_today.get(leg["contract_ticker"])
         expiry = dt.date.fromisoformat(leg["expiration"])
         spot = None
         if expiry <= idea["resolves"]:  # the close of the last stored session <= expiration

@@ -31,6 +31,17 @@ EDGE_COLUMNS = (
 )  # fmt: skip
 
 
+def liquid(ticker: pd.Series, close: pd.Series, volume: pd.Series) -> pd.Series:
+    """close >= $5 and ADV$20 (mean close x volume of the last 20 bars) >= $10M at the bar;
+    rows in date order within each ticker."""
+    adv = (
+        (close * volume)
+        .groupby(ticker, sort=False)
+        .transform(lambda s: s.rolling(ADV_WINDOW, min_periods=ADV_WINDOW).mean())
+    )
+    return (close >= LIQUID_MIN_CLOSE) & (adv >= LIQUID_MIN_ADV_DOLLARS)
+
+
 def forward_returns(bars: pd.DataFrame, horizons=HORIZONS) -> pd.DataFrame:
     """Per (ticker, date): liquid flag, session index and close_{t+h}/close_t - 1 per horizon.
 
@@ -38,13 +49,8 @@ def forward_returns(bars: pd.DataFrame, horizons=HORIZONS) -> pd.DataFrame:
     """
     b = bars.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
     g = b.groupby("ticker", sort=False)
-    adv = (
-        (b["close"] * b["volume"])
-        .groupby(b["ticker"], sort=False)
-        .transform(lambda s: s.rolling(ADV_WINDOW, min_periods=ADV_WINDOW).mean())
-    )
     out = b.loc[:, ["ticker", "date"]].copy()
-    out["liquid"] = (b["close"] >= LIQUID_MIN_CLOSE) & (adv >= LIQUID_MIN_ADV_DOLLARS)
+    out["liquid"] = liquid(b["ticker"], b["close"], b["volume"])
     for h in horizons:
         out[f"ret_{h}"] = g["close"].shift(-h) / b["close"] - 1.0
         out[f"end_{h}"] = g["date"].shift(-h)
