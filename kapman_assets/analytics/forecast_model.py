@@ -112,7 +112,14 @@ def _fit(x: np.ndarray, y: np.ndarray):
 
 
 def _logistic(x: np.ndarray, means, scales, coefficients, intercept) -> np.ndarray:
-    z = ((x - np.asarray(means)) / np.asarray(scales)) @ np.asarray(coefficients) + intercept
+    """1 / (1 + e^-z), z = intercept + sum_j c_j (x_j - m_j) / s_j, summed feature by feature in
+    a fixed order so that each row's p depends on that row alone: a matrix product lets BLAS
+    block rows differently for 3 rows than for 3,000, and a one-session rerun then differed
+    from the backfill in the last bit."""
+    x = np.asarray(x, dtype=float).reshape(-1, len(coefficients))
+    z = np.full(x.shape[0], float(intercept))
+    for j, (m, s, c) in enumerate(zip(means, scales, coefficients, strict=True)):
+        z += (x[:, j] - float(m)) / float(s) * float(c)
     return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -150,10 +157,12 @@ def fit_model(
     None when fewer than MIN_TRAINING_ROWS rows or a single outcome class are available.
     """
     train = training_window(frame, fit_date, horizon)
+    order = [c for c in ("date", "ticker") if c in train.columns]
+    train = train.sort_values(order, kind="stable")  # however the frame came, one row order
     y = train["outcome"].to_numpy(float)
     if len(train) < MIN_TRAINING_ROWS or y.min() == y.max():
         return None
-    x = train.loc[:, list(FEATURES)].to_numpy(float)
+    x = np.ascontiguousarray(train.loc[:, list(FEATURES)].to_numpy(float))
     dates = pd.to_datetime(train["date"]).to_numpy()
     sessions = np.sort(np.unique(dates))
     cut = int(len(sessions) * (1 - VALIDATION_SHARE))

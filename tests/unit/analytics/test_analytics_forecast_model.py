@@ -90,6 +90,23 @@ def test_an_informative_feature_beats_climatology_and_matches_scikit_learn():
     assert model.climatology == pytest.approx(y.mean())
 
 
+def test_a_row_gets_the_same_p_alone_as_among_thousands():
+    """A one-session rerun predicts 3 rows where the backfill predicted thousands: each row's
+    p must be the same to the last bit (a BLAS product blocks rows by count)."""
+    frame = synthetic_frame()
+    model = fm.fit_model(frame, frame["date"].iloc[-1].date())
+    every = fm.predict(model, frame)
+    for lo, hi in [(0, 1), (5, 8), (1001, 1004), (len(frame) - 3, len(frame))]:
+        assert fm.predict(model, frame.iloc[lo:hi]).tolist() == every[lo:hi].tolist()
+
+
+def test_the_fit_does_not_depend_on_the_order_of_the_rows():
+    frame = synthetic_frame().assign(ticker=lambda f: [f"T{i % 8}" for i in range(len(f))])
+    fit_date = frame["date"].iloc[-1].date()
+    shuffled = frame.sample(frac=1.0, random_state=5)
+    assert fm.fit_model(shuffled, fit_date) == fm.fit_model(frame, fit_date)
+
+
 def test_noise_is_shrunk_towards_climatology():
     frame = synthetic_frame(signal=0.0, seed=3)
     model = fm.fit_model(frame, frame["date"].iloc[-1].date())
