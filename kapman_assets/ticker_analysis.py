@@ -1,10 +1,13 @@
 """Analytical layer: `ticker_metrics` and `wyckoff_snapshots` from one pass per scope ticker,
 and their checks.
 
-Warm-up (a direct slice load that counts sessions): the bars of the scope's tickers are loaded
-from WARMUP_SESSIONS NYSE sessions before the window's first session, split-adjusted from
-`splits`, and each ticker's whole series is computed once (`analyze_tickers`); only the window
-is written. `iv_hv_diff` = IV30 from that session's options summary minus HV20, NULL where no
+History: every run reads each scope ticker's whole stored history (split-adjusted from `splits`)
+up to the window's end and computes it once (`analyze_tickers`); only the window is written. The
+Wyckoff state machine depends on where its series starts (a range opened 300 sessions ago still
+shapes tonight's phase), so a fixed-length warm-up made a one-session rerun disagree with the
+backfill that wrote the same row; from the first stored session both see the same bars and write
+the same row. A session is analysed once WARMUP_SESSIONS bars are stored before it.
+`iv_hv_diff` = IV30 from that session's options summary minus HV20, NULL where no
 chain was stored (chains exist for the last 90 sessions). Illiquid tickers are flagged and their
 oscillators NULL, never TA-Lib's 0.0. A portfolio change needs no download: the next run reads
 the new ticker's stored bars.
@@ -35,7 +38,7 @@ TICKER_METRICS_VALUES_VALID = "ticker_metrics_values_valid"
 WYCKOFF_SNAPSHOTS_SCORES_BOUNDED = "wyckoff_snapshots_scores_bounded"
 WYCKOFF_SNAPSHOTS_EVENTS_CONSISTENT = "wyckoff_snapshots_events_consistent"
 
-WARMUP_SESSIONS = MIN_HISTORY_BARS  # sessions of bars loaded before the window (>= 260)
+WARMUP_SESSIONS = MIN_HISTORY_BARS  # stored sessions before the first session analysed (>= 260)
 MIN_JSON_VALUES = 84  # values in technical_indicators_json on a liquid, warmed-up row
 ANALYSIS_WORKERS = 2  # processes for the per-ticker pass (this machine has 2 cores)
 METRIC_COLUMNS = (
@@ -71,15 +74,16 @@ def eager_with_optional(*optional: dg.AssetsDefinition) -> dg.AutomationConditio
 
 
 def _load_inputs(warehouse: PostgresResource, lo: dt.date, hi: dt.date):
-    """Scope bars from WARMUP_SESSIONS before `lo`, their splits, the window's IV30."""
-    first = nyse_sessions(lo - dt.timedelta(days=WARMUP_SESSIONS * 2), lo)[-WARMUP_SESSIONS - 1]
+    """Scope bars from the first stored session to the window's end, their splits, the
+    window's IV30."""
     with warehouse.connect() as conn:
         scope = watchlist_symbols(conn)
         bars = load_table(conn, "ohlcv", columns=["ticker", "date", "open", "high", "low",
-                          "close", "volume"], window=(first, hi), tickers=scope)  # fmt: skip
+                          "close", "volume"], window=(dt.date.min, hi), tickers=scope)  # fmt: skip
         splits = load_table(conn, "splits", tickers=scope)
         iv = load_table(conn, "options_daily_summary", columns=["ticker", "date", "iv_30"],
                         window=(lo, hi), tickers=scope)  # fmt: skip
+    first = bars["date"].min() if not bars.empty else lo
     return scope, first, bars, splits, iv
 
 
@@ -121,7 +125,7 @@ def ticker_analysis(context: dg.AssetExecutionContext, warehouse: PostgresResour
     clock = time.perf_counter()
     scope, first, bars, splits, iv = _load_inputs(warehouse, lo, hi)
     context.log.info(f"{len(scope)} scope tickers: {len(bars):,} bars from {first}"
-                     f" ({WARMUP_SESSIONS} sessions of warm-up) for {days[0]} .. {days[-1]}"
+                     f" (the whole stored history) for {days[0]} .. {days[-1]}"
                      f" loaded in {time.perf_counter() - clock:.1f} s")  # fmt: skip
     clock = time.perf_counter()
     calendar = pd.DatetimeIndex(nyse_sessions(first, days[-1]))
