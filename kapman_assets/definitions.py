@@ -13,6 +13,7 @@ from kapman_assets import (
     reference_data,
     retention,
     ticker_analysis,
+    universe,
 )
 from kapman_resources.io_manager import KapmanIOManager
 from kapman_resources.providers import providers
@@ -20,8 +21,8 @@ from kapman_resources.settings import Settings, load_settings
 from kapman_resources.warehouse import PostgresResource
 
 # One module per layer: its assets, their checks and its GROUP. A new layer is one line here.
-LAYERS = [ohlcv, retention, reference_data, options, ticker_analysis, forecasts, recommendations,
-          outcomes, calibration]  # fmt: skip
+LAYERS = [ohlcv, retention, reference_data, options, ticker_analysis, universe, forecasts,
+          recommendations, outcomes, calibration]  # fmt: skip
 
 
 def build_resources(settings: Settings | None = None) -> dict:

@@ -1,11 +1,14 @@
 """Ideas layer: `directional_forecasts` (p_up of every analysed ticker-day) and the models behind
 them in `forecast_models`, with their checks (docs/domain.md, "Directional forecast").
 
-Training rows are the stored analytical rows (`ticker_metrics` joined to `wyckoff_snapshots`)
-of the liquid tickers (close >= $5, ADV$20 >= $10M), labelled from split-adjusted closes of
-`ohlcv`. The model for session D is the one fitted on the first session of D's month with the
-labels known that day, so a rerun of any window gives the same p_up; each fitted model is
-upserted into `forecast_models` in the same transaction as the window's forecasts.
+Training rows are the liquid ticker-days (close >= $5, ADV$20 >= $10M) of the stored universe
+(`universe_features`, with IV - HV where the scope's tables have it), labelled from
+split-adjusted closes of `ohlcv`. The model for session D is the one fitted on the first session
+of D's month with the labels known that day. It is fitted once, when a run first needs it, and
+upserted into `forecast_models` in the same transaction as that run's forecasts; later runs
+reuse the stored model (config `refit` fits again), so a rerun of any window gives the same
+p_up and tonight's run does not read the universe. Forecasts are made for the scope's rows
+(`ticker_metrics` joined to `wyckoff_snapshots`).
 """
 
 import datetime as dt
@@ -49,6 +52,9 @@ METRIC_INPUTS = ["ticker", "date", "close", "sma_50", "sma_200", "rsi_14", "hv_2
                  "adx_14", "iv_hv_diff"]  # fmt: skip
 WYCKOFF_INPUTS = ["ticker", "date", "composite_score", "bc_score", "spring_score",
                   "wyckoff_phase", "signal"]  # fmt: skip
+UNIVERSE_INPUTS = [
+    c for c in METRIC_INPUTS + WYCKOFF_INPUTS if c not in ("close", "iv_hv_diff", "date", "ticker")
+] + ["ticker", "date"]
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -69,23 +75,73 @@ def _adjusted(bars: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
     return adj.merge(labels, on=["ticker", "date"], how="left")
 
 
-def _inputs(warehouse: PostgresResource, first: dt.date, hi: dt.date) -> pd.DataFrame:
-    """Stored analytical rows from `first`, with features, labels and liquidity."""
-    with warehouse.connect() as conn:
-        metrics = load_table(conn, "ticker_metrics", columns=METRIC_INPUTS, window=(first, hi))
-        wyckoff = load_table(conn, "wyckoff_snapshots", columns=WYCKOFF_INPUTS, window=(first, hi))
-        tickers = sorted(metrics["ticker"].unique())
-        bars = load_table(conn, "ohlcv", columns=["ticker", "date", "open", "high", "low",
-                          "close", "volume"], window=(first, hi), tickers=tickers)  # fmt: skip
-        splits = load_table(conn, "splits", tickers=tickers)
-    rows = metrics.merge(wyckoff, on=["ticker", "date"], how="inner")
-    rows["date"] = pd.to_datetime(rows["date"])
-    adjusted = _adjusted(bars, splits).loc[:, ["ticker", "date", "return_20", "liquid",
-                                               "outcome", "label_date"]]  # fmt: skip
-    rows = rows.merge(adjusted, on=["ticker", "date"], how="left")
+def model_frame(rows: pd.DataFrame, bars: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
+    """Analysed ticker-days (the scope's tables or `universe_features`) with the model's
+    features, computed on split-adjusted closes like the SMAs they are compared with, the label
+    and the liquidity flag; `entry_close` is the session's raw print."""
+    rows = rows.assign(date=pd.to_datetime(rows["date"]))
+    adjusted = _adjusted(bars, splits).loc[
+        :, ["ticker", "date", "close", "raw_close", "return_20", "liquid", "outcome", "label_date"]
+    ]
+    rows = rows.drop(columns=[c for c in ("close",) if c in rows]).merge(
+        adjusted.rename(columns={"raw_close": "entry_close"}), on=["ticker", "date"], how="left"
+    )
+    for column in ("iv_hv_diff", "signal"):
+        if column not in rows:
+            rows[column] = None
     feature_rows = fm.features(rows)  # replaces the inputs of the same name (RSI, HV, IV-HV...)
     return pd.concat([rows.drop(columns=[c for c in fm.FEATURES if c in rows]), feature_rows],
                      axis=1)  # fmt: skip
+
+
+def _bars(conn, first: dt.date, hi: dt.date, tickers) -> tuple[pd.DataFrame, pd.DataFrame]:
+    bars = load_table(conn, "ohlcv", columns=["ticker", "date", "open", "high", "low", "close",
+                      "volume"], window=(first, hi), tickers=tickers)  # fmt: skip
+    return bars, load_table(conn, "splits", tickers=tickers)
+
+
+def _scope_inputs(warehouse: PostgresResource, first: dt.date, hi: dt.date) -> pd.DataFrame:
+    """The scope's stored analytical rows from `first`, ready for the model."""
+    with warehouse.connect() as conn:
+        metrics = load_table(conn, "ticker_metrics", columns=METRIC_INPUTS, window=(first, hi))
+        wyckoff = load_table(conn, "wyckoff_snapshots", columns=WYCKOFF_INPUTS, window=(first, hi))
+        bars, splits = _bars(conn, first, hi, sorted(metrics["ticker"].unique()))
+    return model_frame(metrics.merge(wyckoff, on=["ticker", "date"], how="inner"), bars, splits)
+
+
+def _training_inputs(warehouse: PostgresResource, first: dt.date, hi: dt.date) -> pd.DataFrame:
+    """The liquid universe's rows (`universe_features`) from `first`, with IV - HV where the
+    scope's tables have it (a chain was stored), ready for the model."""
+    with warehouse.connect() as conn:
+        rows = load_table(conn, "universe_features", columns=UNIVERSE_INPUTS, window=(first, hi))
+        iv = load_table(conn, "ticker_metrics", columns=["ticker", "date", "iv_hv_diff"],
+                        window=(first, hi))  # fmt: skip
+        bars, splits = _bars(conn, first, hi, sorted(rows["ticker"].unique()))
+    return model_frame(rows.merge(iv, on=["ticker", "date"], how="left"), bars, splits)
+
+
+def stored_models(warehouse: PostgresResource, fit_dates: list[dt.date]) -> dict:
+    """The models already fitted on these days (a month's model is fitted once)."""
+    with warehouse.connect() as conn:
+        found = conn.execute(
+            sql.SQL("SELECT {} FROM forecast_models WHERE fit_date = ANY(%s)"
+                    " AND horizon_sessions = %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, MODEL_COLUMNS))),
+            (fit_dates, HORIZON)).fetchall()  # fmt: skip
+    models = {}
+    for row in found:
+        r = dict(zip(MODEL_COLUMNS, row, strict=True))
+        models[r["fit_date"]] = fm.FittedModel(
+            fit_date=str(r["fit_date"]), horizon=r["horizon_sessions"],
+            features=tuple(r["features"]), means=tuple(r["means"]), scales=tuple(r["scales"]),
+            coefficients=tuple(r["coefficients"]), intercept=r["intercept"],
+            training_start=str(r["training_start"]), training_end=str(r["training_end"]),
+            rows=r["training_rows"], climatology=r["climatology"],
+            brier_in_sample=r["brier_in_sample"], brier_out_of_sample=r["brier_out_of_sample"],
+            brier_climatology_out_of_sample=r["brier_climatology_out_of_sample"],
+            shrink_weight=r["shrink_weight"],
+        )  # fmt: skip
+    return {d: m for d, m in models.items() if m.features == fm.FEATURES}
 
 
 def _model_row(model: fm.FittedModel) -> tuple:
@@ -99,13 +155,14 @@ def _model_row(model: fm.FittedModel) -> tuple:
     )  # fmt: skip
 
 
-def forecasts_for_window(
-    frame: pd.DataFrame, days: list[dt.date]
-) -> tuple[pd.DataFrame, dict[dt.date, fm.FittedModel | None]]:
-    """The window's forecast rows and the model of each refit day the window needs."""
-    training = frame[frame["liquid"].fillna(False).astype(bool)]
-    refits = sorted({month_start(d) for d in days})
-    models = {fit: fm.fit_model(training, fit, HORIZON) for fit in refits}
+def fit_models(training: pd.DataFrame, fit_dates: list[dt.date]) -> dict:
+    """The model of each refit day from the liquid training rows (None: too little history)."""
+    training = training[training["liquid"].fillna(False).astype(bool)]
+    return {fit: fm.fit_model(training, fit, HORIZON) for fit in fit_dates}
+
+
+def forecasts_for_window(frame: pd.DataFrame, days: list[dt.date], models: dict) -> pd.DataFrame:
+    """The window's forecast rows, each session by the model of its month's first session."""
     window = frame[frame["date"].dt.date.isin(set(days))].copy()
     fit_of = {d: month_start(d) for d in set(window["date"].dt.date)}
     window["model_fit_date"] = window["date"].dt.date.map(fit_of)
@@ -118,39 +175,65 @@ def forecasts_for_window(
         raw = fm.FittedModel(**{**model.as_record(), "shrink_weight": 1.0})
         out.append(rows.assign(p_up=fm.predict(model, rows), p_model=fm.predict(raw, rows)))
     if not out:
-        return pd.DataFrame(columns=list(FORECAST_COLUMNS)), models
+        return pd.DataFrame(columns=list(FORECAST_COLUMNS))
     result = pd.concat(out, ignore_index=True)
-    result = result.assign(date=result["date"].dt.date, horizon_sessions=HORIZON,
-                           entry_close=result["close"])  # fmt: skip
+    result = result.assign(date=result["date"].dt.date, horizon_sessions=HORIZON)
     result["signal"] = result["signal"].where(result["signal"].notna(), None)
-    return result.loc[:, list(FORECAST_COLUMNS)], models
+    return result.loc[:, list(FORECAST_COLUMNS)]
+
+
+def sessions_before(day: dt.date, count: int) -> dt.date:
+    """The NYSE session `count` sessions before `day` (day itself when count is 0)."""
+    return nyse_sessions(day - dt.timedelta(days=count * 2 + 10), day)[-count - 1]
+
+
+class ForecastConfig(dg.Config):
+    refit: bool = False  # refit the months' models even where one is stored (after a data fix)
 
 
 @dg.asset(
     group_name=GROUP,
     kinds={"postgres", "scikit-learn"},
-    deps=["ticker_metrics", "wyckoff_snapshots", ohlcv.ohlcv, reference_data.splits],
+    deps=[
+        "ticker_metrics",
+        "wyckoff_snapshots",
+        "universe_features",
+        ohlcv.ohlcv,
+        reference_data.splits,
+    ],  # fmt: skip
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=dg.AutomationCondition.eager(),
 )
-def directional_forecasts(context: dg.AssetExecutionContext, warehouse: PostgresResource):
+def directional_forecasts(
+    context: dg.AssetExecutionContext, config: ForecastConfig, warehouse: PostgresResource
+):
     """p_up over the next HORIZON sessions for every analysed ticker-day (walk-forward)."""
     lo, hi = window_bounds(context)
     days = sessions_in_window(context.partition_time_window)
-    back = fm.TRAINING_SESSIONS + HORIZON + RETURN_SESSIONS + ADV_WINDOW + 10
-    first = nyse_sessions(month_start(days[0]) - dt.timedelta(days=back * 2), days[0])[-back]
-    frame = _inputs(warehouse, first, hi)
-    rows, models = forecasts_for_window(frame, days)
-    fitted = [m for m in models.values() if m is not None]
+    refits = sorted({month_start(d) for d in days})
+    models = {} if config.refit else stored_models(warehouse, refits)
+    reused = len(models)
+    missing = [d for d in refits if d not in models]
+    if missing:  # training rows: liquid universe sessions whose label is known on the refit day
+        back = fm.TRAINING_SESSIONS + HORIZON + RETURN_SESSIONS + ADV_WINDOW
+        training = _training_inputs(warehouse, sessions_before(missing[0], back),
+                                    missing[-1] + dt.timedelta(days=1))  # fmt: skip
+        models.update(fit_models(training, missing))
+    frame = _scope_inputs(warehouse, sessions_before(days[0], RETURN_SESSIONS + 5), hi)
+    rows = forecasts_for_window(frame, days, models)
+    fitted = [models[d] for d in missing if models[d] is not None]
     with warehouse.write_slice("directional_forecasts", (lo, hi)) as out:
         out.also(UPSERT_MODEL, [_model_row(m) for m in fitted])
         out.write(rows)
     unfit = [str(d) for d, m in models.items() if m is None]
-    latest = max(fitted, key=lambda m: m.fit_date) if fitted else None
+    present = [m for m in models.values() if m is not None]
+    latest = max(present, key=lambda m: m.fit_date) if present else None
     context.log.info(f"{len(rows):,} forecasts for {len(days)} session(s); {len(fitted)} model(s)"
-                     f" fitted{'; too little history for ' + ', '.join(unfit) if unfit else ''}")  # fmt: skip
+                     f" fitted, {reused} stored reused"
+                     f"{'; too little history for ' + ', '.join(unfit) if unfit else ''}")  # fmt: skip
     meta = {**out.result.metadata(), "sessions": len(days), "models_fitted": len(fitted),
+            "models_reused": reused,
             "refit_days_without_a_model (< 200 labelled rows)": ", ".join(unfit)}  # fmt: skip
     if latest is not None:
         meta.update({

@@ -5,7 +5,15 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from kapman_assets import forecasts, ohlcv, options, outcomes, reference_data, ticker_analysis
+from kapman_assets import (
+    forecasts,
+    ohlcv,
+    options,
+    outcomes,
+    reference_data,
+    ticker_analysis,
+    universe,
+)
 from kapman_assets.partitions import TRADING_DAYS
 from kapman_resources.calendar import (
     NEW_YORK,
@@ -32,7 +40,8 @@ checks_job = dg.define_asset_job(
 
 all_checks_job = dg.define_asset_job(
     "checks",
-    selection=dg.AssetSelection.all_asset_checks(),
+    selection=dg.AssetSelection.all_asset_checks()
+    - dg.AssetSelection.checks_for_assets(universe.universe_analysis),
     partitions_def=TRADING_DAYS,
     description="Re-run every layer's asset checks for a session without recomputing anything.",
 )
@@ -56,6 +65,13 @@ analytics_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups(ticker_analysis.GROUP),
     partitions_def=TRADING_DAYS,
     description="Ticker metrics and Wyckoff snapshots of the scope (one pass per ticker).",
+)
+
+universe_job = dg.define_asset_job(
+    "universe",
+    selection=dg.AssetSelection.groups(universe.GROUP),
+    description="The liquid universe's analytics (the forecast's training rows) and the signal"
+    " edge measured on them.",
 )
 
 ideas_job = dg.define_asset_job(
@@ -88,6 +104,7 @@ reference_job = dg.define_asset_job(
 )
 
 EVENING_CRON = "30 16 * * 1-5"  # 16:30 New York, half an hour after the close
+UNIVERSE_CRON = "0 20 * * 5"  # Friday 20:00 New York, after the week's last evening run
 
 
 @dg.schedule(
@@ -102,6 +119,14 @@ def evening_schedule(context: dg.ScheduleEvaluationContext):
     if not session_closed(day, now):
         return dg.SkipReason(f"{day} is not an NYSE session (or has not closed yet)")
     return dg.RunRequest(run_key=str(day), partition_key=str(day))
+
+
+universe_schedule = dg.ScheduleDefinition(
+    name="universe_weekly", cron_schedule=UNIVERSE_CRON, job=universe_job,
+    execution_timezone=NEW_YORK,
+    description="Friday at 20:00 New York: the liquid universe's analytics and the signal edge"
+    " as of the week's last session (the month's forecast model trains on them).",
+)  # fmt: skip
 
 
 @dg.run_status_sensor(
@@ -119,6 +144,7 @@ LAYER_JOBS = [
     reference_job,
     options_job,
     analytics_job,
+    universe_job,
     ideas_job,
     scoring_job,
 ]  # in dependency order
@@ -156,5 +182,5 @@ analytics_automation = dg.AutomationConditionSensorDefinition(
     " the latest session only: rerun older sessions by hand).",
 )
 
-SCHEDULES = [evening_schedule]
+SCHEDULES = [evening_schedule, universe_schedule]
 SENSORS = [refresh_reference_after_load, ohlcv_final_files, analytics_automation]

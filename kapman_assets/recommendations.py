@@ -69,14 +69,18 @@ def _signals(conn, lo: dt.date, hi: dt.date) -> pd.DataFrame:
         " w.range_resistance, w.events, w.bc_score, w.spring_score, w.composite_score,"
         " m.close, m.atr_14, m.iv_hv_diff, m.hv_20, f.p_up, f.horizon_sessions,"
         " f.model_fit_date, o.dealer_position, o.gamma_flip_level, o.call_wall_primary,"
-        " o.put_wall_primary, o.iv_30"
+        " o.put_wall_primary, o.iv_30, e.n AS edge_n, e.excess_return AS edge_excess_return,"
+        " e.excess_ci_lo AS edge_ci_lo, e.excess_ci_hi AS edge_ci_hi, e.date AS edge_as_of"
         " FROM wyckoff_snapshots w"
         " JOIN ticker_metrics m ON m.ticker = w.ticker AND m.date = w.date"
         " LEFT JOIN directional_forecasts f ON f.ticker = w.ticker AND f.date = w.date"
         " LEFT JOIN options_daily_summary o ON o.ticker = w.ticker AND o.date = w.date"
+        " LEFT JOIN LATERAL (SELECT * FROM signal_edge s WHERE s.kind = 'signal'"
+        "  AND s.name = w.signal AND s.horizon = %s AND s.date <= w.date"
+        "  ORDER BY s.date DESC LIMIT 1) e ON true"
         " WHERE w.date >= %s AND w.date < %s AND w.signal = ANY(%s) AND w.ticker = ANY(%s)"
         " ORDER BY w.date, w.ticker",
-        (lo, hi, list(strategies.SIGNAL_DIRECTION), scope),
+        (forecasts.HORIZON, lo, hi, list(strategies.SIGNAL_DIRECTION), scope),
     )
     columns = [c.name for c in rows.description]
     return pd.DataFrame(rows.fetchall(), columns=columns)
@@ -97,6 +101,8 @@ def _facts(signal: pd.Series) -> dict:
     facts = {k: _jsonable(v) for k, v in signal.items()}
     facts["horizon"] = int(facts["horizon_sessions"] or forecasts.HORIZON)
     facts["events"] = facts["events"] or []
+    edge = {k: facts.pop(f"edge_{k}") for k in ("n", "excess_return", "ci_lo", "ci_hi", "as_of")}
+    facts["edge"] = {**edge, "horizon": facts["horizon"]} if edge["n"] else None
     return facts
 
 

@@ -40,9 +40,12 @@ def rule_rationale(candidate: Candidate, facts: dict) -> dict:
                      for leg in candidate.legs)  # fmt: skip
     events = ", ".join(facts.get("events") or []) or "none on this session"
     edge = facts.get("edge") or {}
+    ci = (f", 95% CI {edge['ci_lo'] * 100:+.1f}% to {edge['ci_hi'] * 100:+.1f}%"
+          if edge.get("ci_lo") is not None and edge.get("ci_hi") is not None else "")  # fmt: skip
     edge_text = (
         f"over {edge['horizon']} sessions this signal has been followed by"
-        f" {edge['excess_return'] * 100:+.1f}% excess return (n = {edge['n']})"
+        f" {edge['excess_return'] * 100:+.1f}% excess return on the liquid universe"
+        f" (n = {edge['n']:.0f}{ci})"
         if edge.get("n") else "its measured edge is not yet known"
     )  # fmt: skip
     level = invalidation_level(candidate.direction, facts)

@@ -17,6 +17,7 @@ from kapman_assets import (
     recommendations,
     reference_data,
     ticker_analysis,
+    universe,
 )
 from kapman_assets.analytics import option_strategies
 from kapman_resources.calendar import nyse_sessions
@@ -43,7 +44,8 @@ def rows(db_url, query, params=()):
 
 @pytest.fixture
 def analysed(db_url, tmp_path):
-    """Bars of 30 demo tickers, chains of two sessions, 300 analysed sessions of the scope."""
+    """Bars of 30 demo tickers, chains of two sessions, 300 analysed sessions of the scope, the
+    liquid universe's analytics and signal edge."""
     with connect(db_url) as conn:
         conn.execute("DELETE FROM portfolio_tickers WHERE symbol <> ALL(%s)", (SCOPE,))
         conn.commit()
@@ -56,6 +58,7 @@ def analysed(db_url, tmp_path):
                           resources=res, tags=rng(CHAIN_DAYS)).success  # fmt: skip
     assert dg.materialize([ticker_analysis.ticker_analysis], resources=res,
                           tags=rng(ANALYSED)).success  # fmt: skip
+    assert dg.materialize([universe.universe_analysis], resources=res).success
     return db_url, res
 
 

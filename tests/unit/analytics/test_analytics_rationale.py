@@ -30,7 +30,9 @@ def test_edge_and_missing_dealer_data_are_said_plainly():
     facts = {**FACTS, "dealer_position": None,
              "edge": {"horizon": 20, "excess_return": -0.012, "n": 31}}  # fmt: skip
     parts = rule_rationale(CALL, facts)
-    assert "-1.2% excess return (n = 31)" in parts["thesis"]
+    assert "-1.2% excess return on the liquid universe (n = 31)" in parts["thesis"]
+    with_ci = {**facts, "edge": {**facts["edge"], "ci_lo": -0.03, "ci_hi": 0.004}}
+    assert "(n = 31, 95% CI -3.0% to +0.4%)" in rule_rationale(CALL, with_ci)["thesis"]
     assert parts["dealer_context"] == "No dealer positioning is available for this session."
 
 

@@ -75,3 +75,51 @@ def test_few_events_have_no_ci_and_no_liquid_bars_no_rows():
     assert np.isnan(row["excess_ci_lo"])
     illiquid = se.forward_returns(bars.assign(volume=1.0), horizons=(5,))
     assert se.edge_table(illiquid, marks, bars["date"].max(), horizons=(5,)).empty
+
+
+def test_block_resample_sums_are_the_sums_over_the_bootstrap_indices():
+    from kapman_assets.analytics.forecast_scoring import block_bootstrap_indices
+
+    x = np.random.default_rng(4).normal(size=(3, 53))
+    for block in (1, 5, 10, 53):
+        idx = block_bootstrap_indices(53, block, 40, 11)
+        assert se.block_resample_sums(x, block, 40, 11) == pytest.approx(x[:, idx].sum(axis=-1))
+
+
+def test_edge_tables_agree_with_edge_table_on_every_as_of_date():
+    """The one-pass version against the plain one, with gaps (a skipped session makes a row end
+    late), an illiquid stretch and events near the as-of dates."""
+    bars = panel(tickers=tuple("ABCDE"), sessions=260, seed=3)
+    bars = bars.drop(bars[(bars["ticker"] == "C") & bars["date"].isin(
+        bars["date"].drop_duplicates().iloc[[100, 101, 180]])].index)  # fmt: skip
+    bars.loc[(bars["ticker"] == "D") & (bars["date"] < bars["date"].iloc[150]), "volume"] = 10.0
+    returns = se.forward_returns(bars)
+    dates = bars["date"].drop_duplicates().sort_values().to_numpy()
+    rng = np.random.default_rng(8)
+    picks = returns[returns["liquid"]].sample(160, random_state=2)
+    marks = picks.loc[:, ["ticker", "date"]].assign(
+        kind=rng.choice(["event", "signal"], len(picks)), name=rng.choice(["SC", "AR"], len(picks))
+    )
+    as_of = [pd.Timestamp(dates[i]) for i in (60, 99, 120, 183, 230, 259)]
+    fast = se.edge_tables(returns, marks, as_of)
+    for day in as_of:
+        slow = se.edge_table(returns, marks, day).sort_values(["kind", "name", "horizon"])
+        mine = fast[fast["date"] == day.date()].sort_values(["kind", "name", "horizon"])
+        assert len(mine) == len(slow) > 0
+        for column in ("n", "sessions", "base_n"):
+            assert mine[column].tolist() == slow[column].tolist(), (day, column)
+        for column in (
+            "mean_return",
+            "median_return",
+            "hit_rate",
+            "base_mean_return",
+            "excess_return",
+            "excess_hit_rate",
+            "excess_ci_lo",
+            "excess_ci_hi",
+        ):
+            assert mine[column].to_numpy() == pytest.approx(slow[column].to_numpy(), nan_ok=True,
+                                                            abs=1e-12), (day, column)  # fmt: skip
+        assert mine["window_end"].tolist() == [pd.Timestamp(d).date() for d in slow["window_end"]]
+        assert mine["window_start"].tolist() == [pd.Timestamp(d).date()
+                                                 for d in slow["window_start"]]  # fmt: skip
