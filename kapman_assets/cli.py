@@ -15,7 +15,7 @@ import warnings
 
 import click
 
-from kapman_assets.ideas_summary import print_ideas, print_scores
+from kapman_assets.ideas_summary import print_edge, print_ideas, print_scores
 from kapman_assets.runtime import prepare_runtime
 from kapman_resources.database import DatabaseUnavailable, connect, migrate, redact
 from kapman_resources.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
@@ -298,6 +298,7 @@ def _summary(url: str, checks: list) -> None:
         if last:
             click.secho(f"\nSignals on {last}", bold=True)
             click.echo("  " + (", ".join(signals) if signals else "none"))
+            print_edge(conn, last)
             print_ideas(conn, last)
         print_scores(conn)
     click.secho("\nAsset checks", bold=True)

@@ -157,7 +157,7 @@ def _model_row(model: fm.FittedModel) -> tuple:
 
 def fit_models(training: pd.DataFrame, fit_dates: list[dt.date]) -> dict:
     """The model of each refit day from the liquid training rows (None: too little history)."""
-    training = training[training["liquid"].fillna(False).astype(bool)]
+    training = training[training["liquid"].eq(True)]
     return {fit: fm.fit_model(training, fit, HORIZON) for fit in fit_dates}
 
 

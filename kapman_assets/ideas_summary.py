@@ -23,6 +23,21 @@ def print_ideas(conn, day) -> None:
         click.echo("  none (no actionable signal)")
 
 
+def print_edge(conn, day, horizon: int = 20) -> None:
+    """What each signal has been worth on the liquid universe, as of the newest measurement."""
+    rows = conn.execute(
+        "SELECT date, name, n, excess_return, excess_ci_lo, excess_ci_hi FROM signal_edge"
+        " WHERE kind = 'signal' AND horizon = %s AND date = (SELECT max(date) FROM signal_edge"
+        " WHERE date <= %s) ORDER BY name", (horizon, day)).fetchall()  # fmt: skip
+    if not rows:
+        return
+    click.secho(f"\nSignal edge over {horizon} sessions (liquid universe, as of {rows[0][0]})",
+                bold=True)  # fmt: skip
+    for _, name, n, excess, lo, hi in rows:
+        ci = "no CI (< 5 events)" if lo is None or lo != lo else f"95% CI {lo:+.2%} .. {hi:+.2%}"
+        click.echo(f"  {name:<13} n {n:>6,}  excess {excess:+.2%}  {ci}")
+
+
 def print_scores(conn) -> None:
     """How good the past forecasts and ideas were (all time, as of the last report)."""
     rows = conn.execute(
