@@ -3,8 +3,9 @@ scored forecast and for the recommended subset (docs/domain.md, "Forecast evalua
 
 For session E: the week containing E (forecasts resolved Saturday..Friday, up to E) and, on
 the window's last session, all time up to E; Brier, BSS, the Murphy decomposition, ECE, log
-loss, the reliability table and a moving-block bootstrap CI of the Brier score (block = the
-horizon, rows in resolution order). A weekly row is computed on the week's last session, or on
+loss, the reliability table and a bootstrap CI of the Brier score that resamples whole
+sessions in circular moving blocks of the horizon (20 sessions): a session's forecasts share the
+market's move, so blocks of rows understated the uncertainty (18.6 times too narrow on the demo). A weekly row is computed on the week's last session, or on
 the window's last session for the week in progress.
 """
 
@@ -15,7 +16,11 @@ import dagster as dg
 import pandas as pd
 
 from kapman_assets import forecasts, outcomes
-from kapman_assets.analytics.forecast_scoring import reliability_table, score_forecasts
+from kapman_assets.analytics.forecast_scoring import (
+    reliability_table,
+    score_forecasts,
+    session_block_brier_ci,
+)
 from kapman_assets.partitions import TRADING_DAYS, sessions_in_window, window_bounds
 from kapman_resources.calendar import nyse_sessions
 from kapman_resources.warehouse import PostgresResource
@@ -49,7 +54,8 @@ def _row(scored: pd.DataFrame, day: dt.date, period: str, subset: str) -> dict |
     if len(scored) < MIN_ROWS:
         return None
     frame = scored.sort_values("date", kind="stable")
-    s = score_forecasts(frame, block_length=min(forecasts.HORIZON, len(frame)))
+    s = score_forecasts(frame)
+    ci = session_block_brier_ci(frame["date"], frame["p_up"], frame["outcome"], forecasts.HORIZON)
     table = reliability_table(frame["p_up"].to_numpy(), frame["outcome"].to_numpy())
     return {
         "date": day, "period": period, "subset": subset, "n": int(s["n"]),
@@ -57,8 +63,7 @@ def _row(scored: pd.DataFrame, day: dt.date, period: str, subset: str) -> dict |
         "reliability": s["reliability"], "resolution": s["resolution"],
         "uncertainty": s["uncertainty"], "within_bin_variance": s["within_bin_variance"],
         "within_bin_covariance": s["within_bin_covariance"], "ece": s["ece"],
-        "log_loss": s["log_loss"], "brier_ci_low": s["brier_ci_lo"],
-        "brier_ci_high": s["brier_ci_hi"], "reliability_json": table.to_json(orient="records"),
+        "log_loss": s["log_loss"], "brier_ci_low": ci[0], "brier_ci_high": ci[1], "reliability_json": table.to_json(orient="records"),
     }  # fmt: skip
 
 

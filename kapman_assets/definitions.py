@@ -3,6 +3,7 @@
 import dagster as dg
 
 from kapman_assets import (
+    bad_prints,
     calibration,
     forecasts,
     jobs,
@@ -21,7 +22,7 @@ from kapman_resources.settings import Settings, load_settings
 from kapman_resources.warehouse import PostgresResource
 
 # One module per layer: its assets, their checks and its GROUP. A new layer is one line here.
-LAYERS = [ohlcv, retention, reference_data, options, ticker_analysis, universe, forecasts,
+LAYERS = [ohlcv, bad_prints, retention, reference_data, options, ticker_analysis, universe, forecasts,
           recommendations, outcomes, calibration]  # fmt: skip
 
 

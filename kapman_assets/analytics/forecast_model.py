@@ -1,7 +1,8 @@
 """The directional forecast p_up (docs/domain.md, "Directional forecast"; our design).
 
 p_up = P(split-adjusted close at t+h > close at t) from an L2-regularized logistic regression
-(scikit-learn) on standardized causal features of session t. Training rows: sessions t whose
+(scikit-learn) on causal features of session t, standardized except the 0/1 indicators
+(BINARY_FEATURES). Training rows: sessions t whose
 label is known at the fit date (t + h <= fit date), the last TRAINING_SESSIONS of them.
 Out-of-sample Brier: the model refitted on the first part of the window is scored on its last
 VALIDATION_SHARE, after an embargo of h sessions so no label overlaps the validation rows.
@@ -31,6 +32,9 @@ NUMERIC_FEATURES = (
     "return_20", "hv_20", "rvol", "adx_14", "iv_hv_diff", "iv_hv_missing",
 )  # fmt: skip
 FEATURES = NUMERIC_FEATURES + tuple(f"phase_{p}" for p in PHASES)
+# 0/1 indicators enter as they are (mean 0, scale 1): standardized, a phase that was rare in the
+# training window (sd 0.013) turned a row in that phase into a value of ~75 and p into 0.003
+BINARY_FEATURES = ("iv_hv_missing", *(f"phase_{p}" for p in PHASES))
 INPUT_COLUMNS = (
     "close", "sma_50", "sma_200", "rsi_14", "hv_20", "rvol", "adx_14", "iv_hv_diff",
     "composite_score", "bc_score", "spring_score", "wyckoff_phase", "return_20",
@@ -106,9 +110,11 @@ def _fit(x: np.ndarray, y: np.ndarray):
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    model = LogisticRegression(C=L2_C, max_iter=1000).fit((x - scaler.mean_) / scale, y)
-    return scaler.mean_, scale, model.coef_[0], float(model.intercept_[0])
+    binary = np.isin(FEATURES, BINARY_FEATURES)
+    mean = np.where(binary, 0.0, scaler.mean_)
+    scale = np.where(binary | (scaler.scale_ <= 0), 1.0, scaler.scale_)
+    model = LogisticRegression(C=L2_C, max_iter=1000).fit((x - mean) / scale, y)
+    return mean, scale, model.coef_[0], float(model.intercept_[0])
 
 
 def _logistic(x: np.ndarray, means, scales, coefficients, intercept) -> np.ndarray:

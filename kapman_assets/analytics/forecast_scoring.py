@@ -189,6 +189,47 @@ def block_bootstrap_indices(n: int, block_length: int, n_boot: int, seed: int) -
     return _expand_blocks(_block_starts(n, block_length, n_boot, seed), block_length, n)
 
 
+def block_resample_sums(
+    x: np.ndarray, block: int, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_SEED
+) -> np.ndarray:
+    """Sums of each circular moving-block resample of the columns of `x` (rows: series), the
+    resamples of `block_bootstrap_indices(n, block, n_boot, seed)`: x[:, idx].sum(axis=-1),
+    from block sums (a resample is ceil(n / block) blocks, the last cut to fit n)."""
+    m, n = x.shape
+    k = -(-n // block)
+    starts = np.random.default_rng(seed).integers(0, n, size=(n_boot, k))
+    cs = np.concatenate([np.zeros((m, 1)), np.cumsum(np.concatenate([x, x], axis=1), axis=1)],
+                        axis=1)  # fmt: skip
+    last = n - (k - 1) * block
+    full = cs[:, starts[:, :-1] + block] - cs[:, starts[:, :-1]]
+    tail = cs[:, starts[:, -1] + last] - cs[:, starts[:, -1]]
+    return full.sum(axis=-1) + tail
+
+
+def session_block_brier_ci(
+    dates: object,
+    p: object,
+    y: object,
+    block_sessions: int,
+    n_boot: int = DEFAULT_N_BOOT,
+    alpha: float = DEFAULT_ALPHA,
+    seed: int = DEFAULT_SEED,
+) -> tuple[float, float]:
+    """Percentile CI of the Brier score resampling whole sessions in circular moving blocks of
+    `block_sessions` (our design): all forecasts of a session share the market's move, so a
+    block of rows (a fraction of one session's forecasts) would understate the uncertainty."""
+    p_arr, y_arr = validate_forecasts(p, y)
+    per_session = pd.DataFrame({"date": pd.to_datetime(np.asarray(dates)),
+                                "se": (p_arr - y_arr) ** 2}).groupby("date")["se"]  # fmt: skip
+    sums = np.vstack([per_session.sum().to_numpy(float), per_session.count().to_numpy(float)])
+    n = sums.shape[1]
+    if n < 2:
+        return (float("nan"), float("nan"))
+    resampled = block_resample_sums(sums, min(block_sessions, n), n_boot, seed)
+    lo, hi = np.quantile(resampled[0] / resampled[1], [alpha / 2.0, 1.0 - alpha / 2.0])
+    return (float(lo), float(hi))
+
+
 _ROW_METRICS: dict[Callable[..., float], Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     brier_score: _brier_rows,
     brier_skill_score: _brier_skill_rows,

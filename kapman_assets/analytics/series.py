@@ -26,6 +26,28 @@ Gap rule (our design). TA-Lib must never see an interior NaN (one NaN turns ever
   (its own close on the first bar), high = max(open, close), low = min(open, close), volume 0.
 Every synthesized or repaired bar carries ``gap_filled = True``.
 
+Bad-print rule (our design). Real unadjusted bars carry prints that did not happen at any
+tradable size: a high 60% above the close on a split day, a low of 0.13 on a $10 stock. One such
+high moved the BC score for a month. After the gap rule, each bar's high may reach at most
+``BAD_PRINT_RANGE_MULTIPLE`` typical ranges above the bar's body (max of open and close), and its
+low as far below the body's low; the typical range is the median high-low range of the previous
+``BAD_PRINT_LOOKBACK_BARS`` bars, at least ``BAD_PRINT_MIN_RANGE_FRACTION`` of the previous
+close (a dead stretch has no range); a low under ``BAD_PRINT_MIN_LOW_FRACTION`` of the body's
+low is implausible whatever the range. A print beyond its limit did not trade at any size, so
+the bar keeps only what did: the bad high (low) becomes the body's high (low), and the bar is
+flagged ``bad_print``; open, close and volume are never changed (a bad close cannot be told
+from a real gap by one bar).
+Why the body: on AAPL 2007-2009 with a high 60% above the close planted on 36 days, the
+unguarded spike changed the BC score of the next 60 sessions on 32 days; clipping the print to
+its limit left a bar twelve ranges wide and the score fired as before; the body plus one typical
+range still changed it on 21 days; the body alone on 10 (raising it by more than 2 points on 2).
+The guard flagged 32 of the 36 (the other four fell in 2008's volatile months, when a 60% wick
+is within twelve typical ranges).
+Why twelve: real wicks, even on climax days, stay well inside it. The longest in the vendored
+real series are the flash crash of 2010-05-06 (AAPL's low 8.0 typical ranges below its body,
+SPY's 6.1), then SPY's upper wick of 2015-08-24 (4.0); SPY's 99.9th percentile is 2.0. Twelve is
+50% above the longest real wick seen and half of a 60% spike on a stock moving 2.5% a day.
+
 Illiquid rule (our design). A flat or zero-volume stretch makes TA-Lib's RSI/STOCH/ADX/MFI
 return 0 (or a stale constant) instead of a meaningful value. A *dead bar* is a bar with
 volume <= 0 or high <= low (no range: no trading information). Bar t is ``illiquid`` when at
@@ -48,6 +70,11 @@ SPLIT_COLUMNS = ("ticker", "execution_date", "split_from", "split_to")
 MAX_FILLED_GAP_BARS = 5  # longest run of missing bars filled flat; a longer run restarts the series
 ILLIQUID_WINDOW_BARS = 14  # the oscillators' period (RSI/STOCH/ADX/MFI 14)
 ILLIQUID_MIN_DEAD_BARS = 5  # dead bars in the window (more than a third) that flag a bar illiquid
+BAD_PRINT_RANGE_MULTIPLE = 12.0  # a wick beyond the body by > 12 typical ranges is a bad print
+BAD_PRINT_LOOKBACK_BARS = 20  # the typical range: median high-low of the previous 20 bars
+BAD_PRINT_MIN_PRIOR_BARS = 5  # fewer previous bars: the bar is not judged
+BAD_PRINT_MIN_RANGE_FRACTION = 0.01  # the typical range is at least 1% of the previous close
+BAD_PRINT_MIN_LOW_FRACTION = 0.2  # a low under a fifth of the body's low is a bad print anyway
 
 
 def split_factors(splits: pd.DataFrame) -> pd.DataFrame:
@@ -175,9 +202,47 @@ def illiquid_flags(bars: pd.DataFrame) -> pd.Series:
     return (count >= ILLIQUID_MIN_DEAD_BARS).rename("illiquid")
 
 
+def print_limits(bars: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The highest high and lowest low plausible at each bar, and the typical range R (the
+    bad-print rule, our design): the bar's body (max/min of open and close) widened by
+    BAD_PRINT_RANGE_MULTIPLE x R, R = max(median high-low range of the previous
+    BAD_PRINT_LOOKBACK_BARS bars, BAD_PRINT_MIN_RANGE_FRACTION x the previous close); the low is
+    also kept above BAD_PRINT_MIN_LOW_FRACTION x the body's low. Bars with fewer than
+    BAD_PRINT_MIN_PRIOR_BARS previous bars are not judged (infinite limits). Causal: only the
+    bar's own open/close and earlier bars are read."""
+    ranges = (bars["high"] - bars["low"]).astype(float)
+    prior = ranges.shift(1).rolling(BAD_PRINT_LOOKBACK_BARS, min_periods=BAD_PRINT_MIN_PRIOR_BARS)
+    floor = BAD_PRINT_MIN_RANGE_FRACTION * bars["close"].astype(float).shift(1)
+    typical = np.fmax(prior.median(), floor).where(prior.count() >= BAD_PRINT_MIN_PRIOR_BARS)
+    body_high = np.fmax(bars["open"], bars["close"]).astype(float)
+    body_low = np.fmin(bars["open"], bars["close"]).astype(float)
+    reach = BAD_PRINT_RANGE_MULTIPLE * typical
+    high = (body_high + reach).fillna(np.inf)
+    low = np.fmax(body_low - reach, body_low * BAD_PRINT_MIN_LOW_FRACTION).fillna(-np.inf)
+    return high, low, typical
+
+
+def guard_bad_prints(bars: pd.DataFrame) -> pd.DataFrame:
+    """Replace each implausible high or low (`print_limits`) by the bar's body extreme (max or
+    min of open and close) and mark the bar ``bad_print``; open, close and volume are kept (our
+    design, docs/analytics.md)."""
+    high, low, _ = print_limits(bars)
+    bad_high, bad_low = bars["high"] > high, bars["low"] < low
+    if not (bad_high.any() or bad_low.any()):
+        return bars.assign(bad_print=False)
+    body_high = np.fmax(bars["open"], bars["close"]).astype(float)
+    body_low = np.fmin(bars["open"], bars["close"]).astype(float)
+    return bars.assign(
+        high=bars["high"].where(~bad_high, body_high),
+        low=bars["low"].where(~bad_low, body_low),
+        bad_print=(bad_high | bad_low).to_numpy(),
+    )
+
+
 def prepare_bars(bars: pd.DataFrame, sessions: pd.DatetimeIndex | None = None) -> pd.DataFrame:
-    """Gap-filled bars with ``gap_filled``, ``segment`` and ``illiquid`` columns (our design)."""
-    prepared = fill_gaps(bars, sessions)
+    """Gap-filled, bad-print-guarded bars with ``gap_filled``, ``segment``, ``bad_print`` and
+    ``illiquid`` columns (our design)."""
+    prepared = guard_bad_prints(fill_gaps(bars, sessions))
     return prepared.assign(illiquid=illiquid_flags(prepared).astype(bool))
 
 

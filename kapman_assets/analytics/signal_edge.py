@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .forecast_scoring import block_bootstrap_indices
+from .forecast_scoring import block_bootstrap_indices, block_resample_sums
 
 HORIZONS = (5, 10, 20, 40)
 LIQUID_MIN_CLOSE = 5.0
@@ -118,27 +118,12 @@ def edge_table(
     return pd.DataFrame(rows, columns=list(EDGE_COLUMNS))
 
 
-def block_resample_sums(x: np.ndarray, block: int, n_boot: int = N_BOOT, seed: int = SEED):
-    """Sums of each circular moving-block resample of the columns of `x` (rows: series), the
-    resamples of `block_bootstrap_indices(n, block, n_boot, seed)`: x[:, idx].sum(axis=-1),
-    from block sums (a resample is ceil(n / block) blocks, the last cut to fit n)."""
-    m, n = x.shape
-    k = -(-n // block)
-    starts = np.random.default_rng(seed).integers(0, n, size=(n_boot, k))
-    cs = np.concatenate([np.zeros((m, 1)), np.cumsum(np.concatenate([x, x], axis=1), axis=1)],
-                        axis=1)  # fmt: skip
-    last = n - (k - 1) * block
-    full = cs[:, starts[:, :-1] + block] - cs[:, starts[:, :-1]]
-    tail = cs[:, starts[:, -1] + last] - cs[:, starts[:, -1]]
-    return full.sum(axis=-1) + tail
-
-
 def _ci(ev: np.ndarray, base: np.ndarray, block: int) -> tuple[float, float]:
     """95% CI of mean(events) - mean(base) by session blocks; rows of ev/base: sums, counts."""
     n = ev.shape[1]
     if n < 2 or ev[1].sum() < MIN_EVENTS_FOR_CI:
         return (float("nan"), float("nan"))
-    sums = block_resample_sums(np.vstack([ev[:2], base[:2]]), min(block, n))
+    sums = block_resample_sums(np.vstack([ev[:2], base[:2]]), min(block, n), N_BOOT, SEED)
     with np.errstate(invalid="ignore", divide="ignore"):
         stats = sums[0] / sums[1] - sums[2] / sums[3]
     stats = stats[np.isfinite(stats)]

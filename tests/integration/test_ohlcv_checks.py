@@ -7,6 +7,7 @@ import pytest
 from helpers.flatfiles import write_mirror
 from helpers.resources import local_resources as resources
 
+from kapman_assets import bad_prints
 from kapman_assets import ohlcv as layer
 from kapman_assets.jobs import checks_job
 from kapman_assets.retention import retention_log
@@ -24,7 +25,7 @@ def evaluate(db_url, root, partition=LAST):
     """Run only the checks (no load) for a partition; {check name: evaluation}."""
     defs = dg.Definitions(
         assets=[layer.ohlcv, retention_log],
-        asset_checks=layer.OHLCV_CHECKS,
+        asset_checks=[*layer.OHLCV_CHECKS, bad_prints.ohlcv_no_bad_prints],
         jobs=[checks_job],
         resources=resources(db_url, root),
     )
@@ -58,7 +59,7 @@ def test_all_checks_pass_on_good_data(stored):
     assert set(results) == {
         layer.OHLCV_PRICES_CONSISTENT, layer.OHLCV_UNIQUE_TICKER_DATE,
         layer.OHLCV_ROW_COUNT_STABLE, layer.OHLCV_WATCHLIST_PRESENT,
-        layer.OHLCV_RETENTION_WINDOW_COMPLETE,
+        layer.OHLCV_RETENTION_WINDOW_COMPLETE, bad_prints.OHLCV_NO_BAD_PRINTS,
     }  # fmt: skip
     assert all(e.passed for e in results.values()), {
         k: e.metadata for k, e in results.items() if not e.passed
@@ -73,6 +74,29 @@ def test_prices_consistent_fails_on_low_above_close(stored):
     assert not ev.passed
     assert ev.metadata["bad_rows"].value == 1
     assert "X001" in ev.metadata["examples (symbol date o h l c)"].value
+
+
+def test_bad_prints_warn_with_examples(stored):
+    db_url, root = stored
+    sql(db_url, "UPDATE ohlcv SET high = GREATEST(open, close) * 1.6 WHERE date = %s AND"
+        " ticker_id = (SELECT id FROM tickers WHERE symbol = 'X002')", (LAST,))  # fmt: skip
+    sql(db_url, "UPDATE ohlcv SET low = LEAST(open, close) * 0.013 WHERE date = %s AND"
+        " ticker_id = (SELECT id FROM tickers WHERE symbol = 'X003')", (DAYS[-2],))  # fmt: skip
+    sql(
+        db_url,
+        "UPDATE ohlcv SET high = GREATEST(open, close) * 1.6 WHERE date = %s AND"
+        " ticker_id = (SELECT id FROM tickers WHERE symbol = 'X004')",
+        (DAYS[1],),
+    )  # too early
+    ev = evaluate(db_url, root)[bad_prints.OHLCV_NO_BAD_PRINTS]
+    assert not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN
+    assert ev.metadata["bad_prints"].value == 1
+    assert "X002" in ev.metadata["examples (symbol date o h l c)"].value
+    earlier = evaluate(db_url, root, DAYS[-2])[bad_prints.OHLCV_NO_BAD_PRINTS]
+    assert earlier.metadata["bad_prints"].value == 1
+    assert "X003" in earlier.metadata["examples (symbol date o h l c)"].value
+    # the second bar of a series has no typical range yet: not judged
+    assert evaluate(db_url, root, DAYS[1])[bad_prints.OHLCV_NO_BAD_PRINTS].passed
 
 
 def test_prices_consistent_fails_on_non_positive_price(stored):

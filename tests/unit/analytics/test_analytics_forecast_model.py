@@ -82,10 +82,12 @@ def test_an_informative_feature_beats_climatology_and_matches_scikit_learn():
     assert model.brier_out_of_sample < model.brier_climatology_out_of_sample
     window = fm.training_window(frame, fit_date, 20)
     x, y = window[list(fm.FEATURES)].to_numpy(), window["outcome"].to_numpy()
-    scaler = StandardScaler().fit(x)
-    reference = LogisticRegression(C=fm.L2_C, max_iter=1000).fit(scaler.transform(x), y)
+    numeric = [fm.FEATURES.index(c) for c in fm.FEATURES if c not in fm.BINARY_FEATURES]
+    x = x.copy()
+    x[:, numeric] = StandardScaler().fit_transform(x[:, numeric])  # indicators stay 0/1
+    reference = LogisticRegression(C=fm.L2_C, max_iter=1000).fit(x, y)
     p = fm.predict(model, window)
-    assert p == pytest.approx(reference.predict_proba(scaler.transform(x))[:, 1], abs=1e-6)
+    assert p == pytest.approx(reference.predict_proba(x)[:, 1], abs=1e-6)
     assert model.rows == len(window)
     assert model.climatology == pytest.approx(y.mean())
 
@@ -105,6 +107,22 @@ def test_the_fit_does_not_depend_on_the_order_of_the_rows():
     fit_date = frame["date"].iloc[-1].date()
     shuffled = frame.sample(frac=1.0, random_state=5)
     assert fm.fit_model(shuffled, fit_date) == fm.fit_model(frame, fit_date)
+
+
+def test_a_phase_rare_in_training_does_not_saturate_the_forecast():
+    """Standardized, a one-hot seen on 1 training row in 5,000 became a value of ~70 and pushed
+    p to 0 or 1 for every row in that phase."""
+    frame = synthetic_frame(signal=0.3, seed=5)
+    for p in fm.PHASES:
+        frame[f"phase_{p}"] = 0.0
+    frame.loc[frame.index[100], "phase_B"] = 1.0
+    model = fm.fit_model(frame, frame["date"].iloc[-1].date())
+    in_b = frame.iloc[-50:].assign(phase_B=1.0)
+    raw = fm.FittedModel(**{**model.as_record(), "shrink_weight": 1.0})
+    p = fm.predict(raw, in_b)
+    assert ((p > 0.05) & (p < 0.95)).all()
+    assert model.means[fm.FEATURES.index("phase_B")] == 0.0
+    assert model.scales[fm.FEATURES.index("phase_B")] == 1.0
 
 
 def test_noise_is_shrunk_towards_climatology():

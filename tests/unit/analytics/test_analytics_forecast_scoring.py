@@ -555,3 +555,29 @@ def test_weekly_scores_require_dates() -> None:
     bad = pd.DataFrame({"date": [pd.NaT, pd.Timestamp("2024-01-02")], "p_up": [0.5, 0.5]})
     with pytest.raises(ValueError, match="missing dates"):
         fs.weekly_scores(bad.assign(outcome=[0, 1]))
+
+
+def test_block_resample_sums_are_the_sums_over_the_bootstrap_indices():
+    x = np.random.default_rng(4).normal(size=(3, 53))
+    for block in (1, 5, 10, 53):
+        idx = fs.block_bootstrap_indices(53, block, 40, 11)
+        assert fs.block_resample_sums(x, block, 40, 11) == pytest.approx(x[:, idx].sum(axis=-1))
+
+
+def test_the_brier_ci_resamples_whole_sessions():
+    """Each resample draws sessions (all of a session's forecasts together), by block."""
+    rng = np.random.default_rng(9)
+    dates = np.repeat(pd.bdate_range("2025-01-01", periods=60), rng.integers(5, 30, 60))
+    shock = dict(zip(np.unique(dates), rng.normal(0, 0.3, 60), strict=True))
+    p = np.clip(0.5 + rng.normal(0, 0.1, dates.size), 0.01, 0.99)
+    y = (rng.random(dates.size) < np.clip(p + [shock[d] for d in dates], 0, 1)).astype(float)
+    lo, hi = fs.session_block_brier_ci(dates, p, y, block_sessions=5, n_boot=300, seed=2)
+    sessions = np.unique(dates)
+    idx = fs.block_bootstrap_indices(len(sessions), 5, 300, 2)
+    stats = []
+    for draw in idx:  # brute force: the rows of the drawn sessions, in the drawn multiplicity
+        rows = np.concatenate([np.flatnonzero(dates == sessions[i]) for i in draw])
+        stats.append(fs.brier_score(p[rows], y[rows]))
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(stats, [0.025, 0.975])))
+    rows_lo, rows_hi = fs.moving_block_bootstrap_ci(p, y, fs.brier_score, 5, 300, seed=2)
+    assert hi - lo > rows_hi - rows_lo  # same-day forecasts share a shock: rows understate it

@@ -349,3 +349,84 @@ def test_split_adjust_accepts_any_datetime_resolution():
     adjusted = split_adjust(long, splits)
     assert adjusted["close"].tolist() == [10.0, 10.0]
     assert adjusted["volume"].tolist() == [10.0, 10.0]
+
+
+# --- the bad-print guard -------------------------------------------------------------------
+
+
+def quiet_bars(n=60, price=50.0, day_range=1.0) -> pd.DataFrame:
+    """A calm series: open = close = price, high/low = price -/+ half a typical range."""
+    idx = pd.bdate_range("2025-01-02", periods=n, name="date")
+    return pd.DataFrame({"open": price, "high": price + day_range / 2,
+                         "low": price - day_range / 2, "close": price, "volume": 1e6},
+                        index=idx)  # fmt: skip
+
+
+def test_a_spike_far_beyond_the_typical_range_is_clipped_and_counted():
+    bars = quiet_bars()
+    bars.iloc[40, bars.columns.get_loc("high")] = 80.0  # a print 60% above the close
+    bars.iloc[50, bars.columns.get_loc("low")] = 0.13  # a low of 0.13 on a $50 stock
+    out = series.guard_bad_prints(bars)
+    assert out["bad_print"].sum() == 2 and out["bad_print"].iloc[[40, 50]].all()
+    # the bar keeps what traded: the bad high (low) becomes the body's high (low)
+    assert out["high"].iloc[40] == 50.0 and out["low"].iloc[50] == 50.0
+    # open, close and volume are never touched; clean bars pass through unchanged
+    pd.testing.assert_frame_equal(
+        out[["open", "close", "volume"]], bars[["open", "close", "volume"]]
+    )
+    clean = ~out["bad_print"]
+    pd.testing.assert_frame_equal(out.loc[clean, PRICES], bars.loc[clean, PRICES])
+
+
+def test_a_wide_but_plausible_bar_stays_and_a_near_zero_low_never_does():
+    bars = quiet_bars()
+    bars.iloc[30, bars.columns.get_loc("low")] = 50.0 - 0.5 - 10.0  # 10.5 ranges: plausible
+    assert not series.guard_bad_prints(bars)["bad_print"].any()
+    dead = quiet_bars(day_range=0.0)  # no range at all: the floor (1% of the close) applies
+    dead.iloc[30, dead.columns.get_loc("high")] = 50.0 * (
+        1 + 0.9 * series.BAD_PRINT_RANGE_MULTIPLE * series.BAD_PRINT_MIN_RANGE_FRACTION
+    )
+    assert not series.guard_bad_prints(dead)["bad_print"].any()
+    wild = quiet_bars(day_range=30.0)  # a wild stock: the range rule alone would allow 0
+    wild.iloc[30, wild.columns.get_loc("low")] = 5.0
+    out = series.guard_bad_prints(wild)
+    assert out["bad_print"].iloc[30]
+    assert out["low"].iloc[30] == 50.0
+
+
+def test_the_first_bars_are_not_judged_and_the_guard_is_causal():
+    bars = quiet_bars()
+    bars.iloc[2, bars.columns.get_loc("high")] = 500.0  # too few previous bars to judge
+    assert not series.guard_bad_prints(bars)["bad_print"].iloc[2]
+    bars.iloc[45, bars.columns.get_loc("high")] = 500.0
+    full = series.guard_bad_prints(bars)
+    for cut in (20, 45, 46, 59):
+        head = series.guard_bad_prints(bars.iloc[:cut])
+        pd.testing.assert_frame_equal(head, full.iloc[:cut])
+
+
+def test_real_flash_crash_wicks_are_kept():
+    """The longest real wicks in the vendored series (2010-05-06) are not bad prints."""
+    for name, bars in [("SPY", load_spy()[BARS]), ("AAPL", aapl_adjusted())]:
+        out = series.guard_bad_prints(bars)
+        assert not out["bad_print"].any(), name
+    for ticker in ("MSFT", "IBM", "GOOG"):
+        assert not series.guard_bad_prints(load_bokeh(ticker)[BARS])["bad_print"].any()
+
+
+def test_a_bad_print_planted_in_real_bars_does_not_move_the_bc_score():
+    """The reported failure: one absurd high on a real series raised the BC score for weeks."""
+    from kapman_assets.analytics.wyckoff import analyze_wyckoff
+
+    bars = aapl_adjusted().loc["2006-01-01":"2009-12-31"]
+    day = pd.Timestamp("2007-04-13")  # a calm uptrend: the unguarded spike raises the score
+    spiked = bars.copy()
+    spiked.loc[day, "high"] = spiked.loc[day, "close"] * 1.6  # a high 60% above the close
+    clean = analyze_wyckoff(series.prepare_bars(bars)[BARS])
+    guarded_bars = series.prepare_bars(spiked)
+    assert guarded_bars.loc[day, "bad_print"]
+    guarded = analyze_wyckoff(guarded_bars[BARS])
+    raw = analyze_wyckoff(series.fill_gaps(spiked)[BARS])
+    later = slice(day, bars.index[760])
+    assert (raw.loc[later, "bc_score"] != clean.loc[later, "bc_score"]).any()  # unguarded: moved
+    assert guarded.loc[later, "bc_score"].tolist() == clean.loc[later, "bc_score"].tolist()

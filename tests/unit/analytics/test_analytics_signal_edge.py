@@ -77,15 +77,6 @@ def test_few_events_have_no_ci_and_no_liquid_bars_no_rows():
     assert se.edge_table(illiquid, marks, bars["date"].max(), horizons=(5,)).empty
 
 
-def test_block_resample_sums_are_the_sums_over_the_bootstrap_indices():
-    from kapman_assets.analytics.forecast_scoring import block_bootstrap_indices
-
-    x = np.random.default_rng(4).normal(size=(3, 53))
-    for block in (1, 5, 10, 53):
-        idx = block_bootstrap_indices(53, block, 40, 11)
-        assert se.block_resample_sums(x, block, 40, 11) == pytest.approx(x[:, idx].sum(axis=-1))
-
-
 def test_edge_tables_agree_with_edge_table_on_every_as_of_date():
     """The one-pass version against the plain one, with gaps (a skipped session makes a row end
     late), an illiquid stretch and events near the as-of dates."""
