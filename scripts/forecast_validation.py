@@ -40,6 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the package, and the fixture 
 
 from helpers.real_data import AAPL_SPLITS, load_bokeh_long, load_spy  # noqa: E402
 
+from kapman_assets import forecasts  # noqa: E402
 from kapman_assets.analytics import forecast_model as fm  # noqa: E402
 from kapman_assets.analytics.forecast_scoring import (  # noqa: E402
     DEFAULT_ALPHA,
@@ -51,14 +52,11 @@ from kapman_assets.analytics.forecast_scoring import (  # noqa: E402
     reliability_table,
     score_forecasts,
 )
-from kapman_assets.analytics.series import split_adjust  # noqa: E402
-from kapman_assets.analytics.signal_edge import liquid  # noqa: E402
 from kapman_assets.analytics.ticker_analytics import analyze_tickers_chunks  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "forecast_validation.md"
 COMMAND = ".venv/bin/python scripts/forecast_validation.py"
 HORIZON = fm.DEFAULT_HORIZON
-RETURN_SESSIONS = 20  # kapman_assets.forecasts.RETURN_SESSIONS (that module loads Dagster)
 BLOCK_SESSIONS = HORIZON  # bootstrap block length in sessions (>= the horizon)
 WORKERS = 2  # processes for the per-ticker analytics (this machine has 2 cores)
 KEYS = ["ticker", "date"]
@@ -210,26 +208,14 @@ def real_dataset() -> Dataset:
 # --- the model's input rows, as kapman_assets/forecasts.py builds them ---------------------------
 
 
-def adjusted_bars(long: pd.DataFrame, splits: pd.DataFrame, horizon: int = HORIZON) -> pd.DataFrame:
-    """What `forecasts._adjusted` derives from bars: split-adjusted close, the 20-session
-    return, the liquidity flag on the raw prints, and the labels (`forward_labels`)."""
-    bars = long.assign(date=pd.to_datetime(long["date"]))
-    adj = split_adjust(bars, splits) if not splits.empty else bars.copy()
-    adj = adj.assign(raw_close=bars["close"].astype(float), raw_volume=bars["volume"].astype(float))
-    adj = adj.sort_values(KEYS, kind="stable").reset_index(drop=True)
-    g = adj.groupby("ticker", sort=False)
-    adj["return_20"] = adj["close"] / g["close"].shift(RETURN_SESSIONS) - 1.0
-    adj["liquid"] = liquid(adj["ticker"], adj["raw_close"], adj["raw_volume"])
-    labels = fm.forward_labels(adj.loc[:, ["ticker", "date", "close"]], horizon)
-    return adj.merge(labels, on=KEYS, how="left")
-
-
 def model_rows(
     dataset: Dataset, horizon: int = HORIZON, workers: int = WORKERS, progress: Progress = _quiet
 ) -> pd.DataFrame:
     """One row per ticker-day with bars: the model's FEATURES, `liquid`, `outcome`,
-    `label_date` (the asset's input rows without the database; `close` is the split-adjusted
-    close, as `forecast_model.features` asks; IV - HV is absent: no chains)."""
+    `label_date`, built by the asset's own `forecasts.model_frame` from the analysed rows and
+    the bars (IV - HV is absent: no chains). The horizon is the asset's (`forecasts.HORIZON`)."""
+    if horizon != forecasts.HORIZON:
+        raise ValueError(f"the asset's inputs are built for a {forecasts.HORIZON}-session horizon")
     clock = time.perf_counter()
     tickers = dataset.long["ticker"].nunique()
     parts, done = [], 0
@@ -242,13 +228,9 @@ def model_rows(
         if i % 6 == 5 or done == tickers:
             progress(f"  analytics {done:,}/{tickers:,} tickers"
                      f" ({time.perf_counter() - clock:.0f} s)")  # fmt: skip
-    analysed = pd.concat(parts, ignore_index=True)
-    adjusted = adjusted_bars(dataset.long, dataset.splits, horizon)
-    adjusted = adjusted.loc[:, [*KEYS, "close", "return_20", "liquid", "outcome", "label_date"]]
-    rows = analysed.merge(adjusted, on=KEYS, how="inner")  # gap-filled sessions have no label
-    rows["iv_hv_diff"] = np.nan  # no option chains: the missing indicator is 1 everywhere
-    features = fm.features(rows)
-    rows = pd.concat([rows.drop(columns=[c for c in fm.FEATURES if c in rows]), features], axis=1)
+    analysed = pd.concat(parts, ignore_index=True).assign(iv_hv_diff=np.nan)  # no chains
+    rows = forecasts.model_frame(analysed, dataset.long, dataset.splits)
+    rows = rows.dropna(subset=["outcome", "label_date", "close"], how="all")  # gap-filled days
     return rows.sort_values(KEYS, kind="stable", ignore_index=True)
 
 

@@ -34,7 +34,9 @@ from kapman_assets.analytics.wyckoff import analyze_wyckoff  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "wyckoff_validation.md"
 HORIZONS = (5, 10, 20, 40)
-# (code, range type) -> label; the label's expected sign is the range's bias (+ accumulation)
+# (code, range type) -> label; the expected sign is the range's bias (+ accumulation), except
+# for the breakdown events: SOW is bearish in either range (in an accumulation range it is the
+# failed spring, the range breaking down), UPTHRUST and BC are bearish by definition
 EVENT_LABELS = {
     ("SC", "accumulation"): "SC",
     ("AR", "accumulation"): "AR (acc)",
@@ -51,7 +53,9 @@ EVENT_LABELS = {
     ("SOW", "distribution"): "SOW",
 }
 LABELS = tuple(EVENT_LABELS.values())
-BULLISH = tuple(label for (_, kind), label in EVENT_LABELS.items() if kind == "accumulation")
+BEARISH_CODES = ("SOW",)  # bearish whatever the range
+BULLISH = tuple(label for (code, kind), label in EVENT_LABELS.items()
+                if kind == "accumulation" and code not in BEARISH_CODES)  # fmt: skip
 SIGNALS = ("STRONG_ENTRY", "ENTRY_SETUP", "EXIT_NOW", "PREPARE_EXIT", "REDUCE")
 BULLISH_SIGNALS = ("STRONG_ENTRY", "ENTRY_SETUP")
 EPISODE_GAP_SESSIONS = 20  # SCs closer than this belong to one episode
@@ -255,7 +259,8 @@ def main() -> None:
         "share of positive forward returns. The base row is every bar of the same series with "
         "that forward return available. AR, ST and TEST occur in both range kinds and are "
         "split by it; the expected sign is the range's bias (+ accumulation, - distribution), "
-        "weak by nature for the range-bound AR/ST/TEST. Signal rows count the first day of "
+        "weak by nature for the range-bound AR/ST/TEST, except SOW, bearish in both ranges (in "
+        "an accumulation range it is the failed spring: the range breaking down). Signal rows count the first day of "
         "each run of the signal (+ for the entries, - for the exits).",
         "",
         "## Pooled over the five series: excess over each series' base rate",
