@@ -28,6 +28,7 @@ bench: $(STAMP)  ## performance figures (see benchmarks/ and README › Performa
 	$(BIN)/python benchmarks/bench_ohlcv_load.py
 	$(BIN)/python benchmarks/bench_analytics.py
 	$(BIN)/python benchmarks/bench_analytical_layer.py
+	$(BIN)/python benchmarks/bench_universe.py
 
 db-stop: $(STAMP)
 	$(BIN)/kapman db stop
