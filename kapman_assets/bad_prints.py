@@ -45,7 +45,8 @@ def ohlcv_no_bad_prints(context, warehouse: PostgresResource) -> dg.AssetCheckRe
         for ticker, one in series.ticker_bars(bars.assign(date=pd.to_datetime(bars["date"])),
                                               splits if not splits.empty else None):  # fmt: skip
             guarded = series.guard_bad_prints(one)
-            raw = bars[bars["ticker"] == ticker].set_index(pd.to_datetime(bars["date"]))
+            raw = bars[bars["ticker"] == ticker]
+            raw = raw.set_index(pd.to_datetime(raw["date"]))
             for day in guarded.index[guarded["bad_print"] & (guarded.index >= pd.Timestamp(lo))]:
                 row = raw.loc[day]
                 found.append((ticker, day.date(), row["open"], row["high"], row["low"],

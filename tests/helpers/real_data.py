@@ -83,3 +83,128 @@ def load_bokeh_adj_close(ticker: str) -> pd.Series:
     """The vendor's split- and dividend-adjusted close of one bokeh ticker."""
     rows = _bokeh().loc[_bokeh()["ticker"] == ticker]
     return rows.set_index("date")["adj_close"].copy()
+
+
+# --- More real series (issue 9): see tests/fixtures/README.md for provenance and licences. ---
+
+# Name -> vendored file (columns date,open,high,low,close,volume). "SPY" is the file above.
+SERIES_FILES = {
+    "SPY": SPY_FILE,
+    "SP500": FIXTURES / "sp500_index_1999_2018.csv.gz",
+    "NASDAQ": FIXTURES / "nasdaq_composite_1999_2018.csv.gz",
+    "MSFT": FIXTURES / "msft_1986_2017.csv.gz",
+    "AMZN": FIXTURES / "amzn_1997_2020.csv.gz",
+    "NVDA": FIXTURES / "nvda_1999_2025.csv.gz",
+}
+SERIES_NAMES = tuple(SERIES_FILES)
+
+# Documented data exceptions (the vendors' own rows, kept as shipped). Every series is on the
+# XNYS calendar and has low <= min(open, close) and max(open, close) <= high on every bar.
+MISSING_SESSIONS = {"MSFT": ("1998-10-29", "1999-11-16")}  # XNYS sessions absent from the file
+ZERO_VOLUME_DAYS = {
+    "NASDAQ": ("2015-05-12", "2018-01-09"),
+    "MSFT": ("2010-04-26",),
+}
+
+# Market-wide selling-climax lows (the episodes of docs/domain.md, "Wyckoff", plus 2022-10),
+# each given as the bar of the series' own intraday low in that episode: the bar's low is the
+# minimum low within +-5 sessions. Episodes where a series made no such low are left out
+# (tests/fixtures/README.md, "Climax dates tested against", lists them).
+CLIMAX_LOWS = {
+    "SPY": (
+        "1998-09-01",
+        "2001-09-21",
+        "2002-07-24",
+        "2002-10-10",
+        "2008-10-10",
+        "2008-11-21",
+        "2011-08-09",
+        "2015-08-24",
+        "2018-12-26",
+        "2020-03-23",
+    ),
+    "SP500": (
+        "2001-09-21",
+        "2002-07-24",
+        "2002-10-10",
+        "2008-10-10",
+        "2008-11-21",
+        "2011-08-09",
+        "2015-08-24",
+        "2018-12-26",
+    ),
+    "NASDAQ": (
+        "2001-09-21",
+        "2002-07-24",
+        "2002-10-10",
+        "2008-10-10",
+        "2008-11-21",
+        "2011-08-09",
+        "2015-08-24",
+        "2018-12-24",
+    ),
+    "MSFT": (
+        "1998-09-01",
+        "2001-09-21",
+        "2002-07-24",
+        "2002-10-10",
+        "2008-10-10",
+        "2008-11-20",
+        "2011-08-09",
+        "2015-08-24",
+    ),
+    "AMZN": (
+        "1998-09-01",
+        "2002-07-24",
+        "2008-11-20",
+        "2011-08-08",
+        "2015-08-24",
+        "2018-12-24",
+    ),
+    "NVDA": (
+        "2008-10-10",
+        "2008-11-21",
+        "2011-08-08",
+        "2015-08-24",
+        "2018-12-26",
+        "2022-10-13",
+    ),
+}
+
+# The 2003-03 and 2009-03 bear-market lows: widely documented lows that docs/domain.md classes
+# as tests, not climaxes (cf. SPY_TEST_LOWS, which gives closing-low dates). Same +-5 rule.
+TEST_LOWS = {
+    "SPY": ("2003-03-12", "2009-03-06"),
+    "SP500": ("2003-03-12", "2009-03-06"),
+    "NASDAQ": ("2003-03-12", "2009-03-09"),
+    "MSFT": ("2003-03-12", "2009-03-06"),
+    "AMZN": ("2009-03-06",),
+    "NVDA": (),
+}
+
+# Market-wide major tops (buying-climax candidates), each the bar of the series' own intraday
+# high in that episode: the bar's high is the maximum high within +-5 sessions.
+TOPS = {
+    "SPY": ("2000-03-24", "2007-10-11", "2018-01-26", "2018-09-21", "2020-02-19"),
+    "SP500": ("2000-03-24", "2007-10-11", "2018-01-26", "2018-09-21"),
+    "NASDAQ": ("2000-03-10", "2007-10-31", "2018-01-26", "2018-08-30"),
+    "MSFT": ("2000-03-24",),
+    "AMZN": ("2000-03-24", "2007-10-09"),
+    "NVDA": ("2021-11-22",),
+}
+
+
+@cache
+def _series(name: str) -> pd.DataFrame:
+    """One vendored series as a bars frame (cached; callers get copies)."""
+    if name == "SPY":
+        return _spy()
+    raw = pd.read_csv(SERIES_FILES[name], parse_dates=["date"])
+    return raw.set_index("date").loc[:, list(BAR_COLUMNS)].astype(float).sort_index()
+
+
+def load_series(name: str) -> pd.DataFrame:
+    """Daily bars of one of ``SERIES_NAMES``: a ``DatetimeIndex`` named ``date``, float OHLCV."""
+    if name not in SERIES_FILES:
+        raise KeyError(f"unknown series {name!r}; expected one of {SERIES_NAMES}")
+    return _series(name).copy()

@@ -82,15 +82,15 @@ def test_bad_prints_warn_with_examples(stored):
         " ticker_id = (SELECT id FROM tickers WHERE symbol = 'X002')", (LAST,))  # fmt: skip
     sql(db_url, "UPDATE ohlcv SET low = LEAST(open, close) * 0.013 WHERE date = %s AND"
         " ticker_id = (SELECT id FROM tickers WHERE symbol = 'X003')", (DAYS[-2],))  # fmt: skip
-    sql(
-        db_url,
-        "UPDATE ohlcv SET high = GREATEST(open, close) * 1.6 WHERE date = %s AND"
-        " ticker_id = (SELECT id FROM tickers WHERE symbol = 'X004')",
-        (DAYS[1],),
-    )  # too early
+    for symbol, day, factor in [
+        ("X004", DAYS[1], 1.6),  # too early to judge
+        ("X005", LAST, 1.07),
+    ]:  # a wide wick, but a plausible one
+        sql(db_url, "UPDATE ohlcv SET high = GREATEST(open, close) * %s WHERE date = %s AND"
+            " ticker_id = (SELECT id FROM tickers WHERE symbol = %s)", (factor, day, symbol))  # fmt: skip
     ev = evaluate(db_url, root)[bad_prints.OHLCV_NO_BAD_PRINTS]
     assert not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN
-    assert ev.metadata["bad_prints"].value == 1
+    assert ev.metadata["bad_prints"].value == 1 and ev.metadata["tickers_screened"].value == 2
     assert "X002" in ev.metadata["examples (symbol date o h l c)"].value
     earlier = evaluate(db_url, root, DAYS[-2])[bad_prints.OHLCV_NO_BAD_PRINTS]
     assert earlier.metadata["bad_prints"].value == 1
