@@ -31,16 +31,19 @@ GROUP = "ideas"
 HORIZON = fm.DEFAULT_HORIZON
 RETURN_SESSIONS = 20
 DIRECTIONAL_FORECASTS_P_UP_VALID = "directional_forecasts_p_up_valid"
+DIRECTIONAL_FORECASTS_MODEL_CURRENT = "directional_forecasts_model_current"
+MODEL_VERSION = 2  # 2: trained on the liquid universe, 0/1 indicators not standardized
 FORECAST_COLUMNS = ("date", "ticker", "horizon_sessions", "p_up", "p_model", "model_fit_date",
-                    "entry_close", "signal")  # fmt: skip
+                    "model_fitted_at", "entry_close", "signal")  # fmt: skip
 MODEL_COLUMNS = (
     "fit_date", "horizon_sessions", "features", "means", "scales", "coefficients", "intercept",
     "training_start", "training_end", "training_rows", "climatology", "brier_in_sample",
-    "brier_out_of_sample", "brier_climatology_out_of_sample", "shrink_weight",
+    "brier_out_of_sample", "brier_climatology_out_of_sample", "shrink_weight", "model_version",
+    "fitted_at",
 )  # fmt: skip
 UPSERT_MODEL = sql.SQL(
-    "INSERT INTO forecast_models ({cols}, fitted_at) VALUES ({values}, now())"
-    " ON CONFLICT (fit_date, horizon_sessions) DO UPDATE SET {updates}, fitted_at = now()"
+    "INSERT INTO forecast_models ({cols}) VALUES ({values})"
+    " ON CONFLICT (fit_date, horizon_sessions) DO UPDATE SET {updates}"
 ).format(
     cols=sql.SQL(", ").join(map(sql.Identifier, MODEL_COLUMNS)),
     values=sql.SQL(", ").join(sql.Placeholder() * len(MODEL_COLUMNS)),
@@ -121,17 +124,18 @@ def _training_inputs(warehouse: PostgresResource, first: dt.date, hi: dt.date) -
 
 
 def stored_models(warehouse: PostgresResource, fit_dates: list[dt.date]) -> dict:
-    """The models already fitted on these days (a month's model is fitted once)."""
+    """{fit day: (model, fitted_at)} of the models of this code's MODEL_VERSION already fitted
+    on these days (a month's model is fitted once)."""
     with warehouse.connect() as conn:
         found = conn.execute(
             sql.SQL("SELECT {} FROM forecast_models WHERE fit_date = ANY(%s)"
-                    " AND horizon_sessions = %s").format(
+                    " AND horizon_sessions = %s AND model_version = %s").format(
                 sql.SQL(", ").join(map(sql.Identifier, MODEL_COLUMNS))),
-            (fit_dates, HORIZON)).fetchall()  # fmt: skip
+            (fit_dates, HORIZON, MODEL_VERSION)).fetchall()  # fmt: skip
     models = {}
     for row in found:
         r = dict(zip(MODEL_COLUMNS, row, strict=True))
-        models[r["fit_date"]] = fm.FittedModel(
+        models[r["fit_date"]] = r["fitted_at"], fm.FittedModel(
             fit_date=str(r["fit_date"]), horizon=r["horizon_sessions"],
             features=tuple(r["features"]), means=tuple(r["means"]), scales=tuple(r["scales"]),
             coefficients=tuple(r["coefficients"]), intercept=r["intercept"],
@@ -141,17 +145,18 @@ def stored_models(warehouse: PostgresResource, fit_dates: list[dt.date]) -> dict
             brier_climatology_out_of_sample=r["brier_climatology_out_of_sample"],
             shrink_weight=r["shrink_weight"],
         )  # fmt: skip
-    return {d: m for d, m in models.items() if m.features == fm.FEATURES}
+    return {d: (m, at) for d, (at, m) in models.items() if m.features == fm.FEATURES}
 
 
-def _model_row(model: fm.FittedModel) -> tuple:
+def _model_row(model: fm.FittedModel, fitted_at: dt.datetime) -> tuple:
     record = model.as_record()
     return (
         record["fit_date"], record["horizon"], list(record["features"]), list(record["means"]),
         list(record["scales"]), list(record["coefficients"]), record["intercept"],
         record["training_start"], record["training_end"], record["rows"], record["climatology"],
         record["brier_in_sample"], record["brier_out_of_sample"],
-        record["brier_climatology_out_of_sample"], record["shrink_weight"],
+        record["brier_climatology_out_of_sample"], record["shrink_weight"], MODEL_VERSION,
+        fitted_at,
     )  # fmt: skip
 
 
@@ -161,8 +166,11 @@ def fit_models(training: pd.DataFrame, fit_dates: list[dt.date]) -> dict:
     return {fit: fm.fit_model(training, fit, HORIZON) for fit in fit_dates}
 
 
-def forecasts_for_window(frame: pd.DataFrame, days: list[dt.date], models: dict) -> pd.DataFrame:
-    """The window's forecast rows, each session by the model of its month's first session."""
+def forecasts_for_window(
+    frame: pd.DataFrame, days: list[dt.date], models: dict, fitted_at: dict | None = None
+) -> pd.DataFrame:
+    """The window's forecast rows, each session by the model of its month's first session
+    (`fitted_at`: which fit of that model, by refit day)."""
     window = frame[frame["date"].dt.date.isin(set(days))].copy()
     fit_of = {d: month_start(d) for d in set(window["date"].dt.date)}
     window["model_fit_date"] = window["date"].dt.date.map(fit_of)
@@ -173,7 +181,8 @@ def forecasts_for_window(frame: pd.DataFrame, days: list[dt.date], models: dict)
         if model is None or rows.empty:
             continue
         raw = fm.FittedModel(**{**model.as_record(), "shrink_weight": 1.0})
-        out.append(rows.assign(p_up=fm.predict(model, rows), p_model=fm.predict(raw, rows)))
+        out.append(rows.assign(p_up=fm.predict(model, rows), p_model=fm.predict(raw, rows),
+                               model_fitted_at=(fitted_at or {}).get(fit)))  # fmt: skip
     if not out:
         return pd.DataFrame(columns=list(FORECAST_COLUMNS))
     result = pd.concat(out, ignore_index=True)
@@ -212,19 +221,30 @@ def directional_forecasts(
     lo, hi = window_bounds(context)
     days = sessions_in_window(context.partition_time_window)
     refits = sorted({month_start(d) for d in days})
-    models = {} if config.refit else stored_models(warehouse, refits)
+    stored = {} if config.refit else stored_models(warehouse, refits)
+    models = {d: m for d, (m, _) in stored.items()}
+    fitted_at = {d: at for d, (_, at) in stored.items()}
     reused = len(models)
     missing = [d for d in refits if d not in models]
+    training_rows = 0
     if missing:  # training rows: liquid universe sessions whose label is known on the refit day
         back = fm.TRAINING_SESSIONS + HORIZON + RETURN_SESSIONS + ADV_WINDOW
         training = _training_inputs(warehouse, sessions_before(missing[0], back),
                                     missing[-1] + dt.timedelta(days=1))  # fmt: skip
+        training_rows = len(training)
+        if training.empty:
+            context.log.warning("no training rows: universe_features is empty; materialize the"
+                                " `universe` job first (no model, no forecast)")  # fmt: skip
         models.update(fit_models(training, missing))
-    frame = _scope_inputs(warehouse, sessions_before(days[0], RETURN_SESSIONS + 5), hi)
-    rows = forecasts_for_window(frame, days, models)
+        now = dt.datetime.now(dt.UTC)
+        fitted_at.update({d: now for d in missing if models[d] is not None})
+    # return_20 shifts 20 stored rows: read twice that, so a ticker with gaps gets it too
+    frame = _scope_inputs(warehouse, sessions_before(days[0], 2 * RETURN_SESSIONS + 10), hi)
+    rows = forecasts_for_window(frame, days, models, fitted_at)
     fitted = [models[d] for d in missing if models[d] is not None]
     with warehouse.write_slice("directional_forecasts", (lo, hi)) as out:
-        out.also(UPSERT_MODEL, [_model_row(m) for m in fitted])
+        out.also(UPSERT_MODEL, [_model_row(m, fitted_at[dt.date.fromisoformat(m.fit_date)])
+                                for m in fitted])  # fmt: skip
         out.write(rows)
     unfit = [str(d) for d, m in models.items() if m is None]
     present = [m for m in models.values() if m is not None]
@@ -233,7 +253,7 @@ def directional_forecasts(
                      f" fitted, {reused} stored reused"
                      f"{'; too little history for ' + ', '.join(unfit) if unfit else ''}")  # fmt: skip
     meta = {**out.result.metadata(), "sessions": len(days), "models_fitted": len(fitted),
-            "models_reused": reused,
+            "models_reused": reused, "training_rows_read": training_rows,
             "refit_days_without_a_model (< 200 labelled rows)": ", ".join(unfit)}  # fmt: skip
     if latest is not None:
         meta.update({
@@ -271,4 +291,32 @@ def directional_forecasts_p_up_valid(context, warehouse: PostgresResource) -> dg
             "invalid": len(bad),
             "examples (date ticker p_up model)": examples(bad),
         },  # fmt: skip
+    )
+
+
+@dg.asset_check(asset=directional_forecasts, name=DIRECTIONAL_FORECASTS_MODEL_CURRENT,
+                partitions_def=TRADING_DAYS)  # fmt: skip
+def directional_forecasts_model_current(context, warehouse: PostgresResource):
+    """Every forecast of the window's months was made by the stored fit of its month's model
+    (a month's model refitted by a later run, with `refit` or after a model-version change,
+    leaves the month's other sessions on the earlier fit until they are rerun): warns and names
+    the sessions to rerun."""
+    lo, hi = window_bounds(context)
+    first, last = lo.replace(day=1), hi - dt.timedelta(days=1)
+    end = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1)  # after the last month
+    with warehouse.connect() as conn:
+        stale = conn.execute(
+            "SELECT f.date, count(*) FROM directional_forecasts f JOIN forecast_models m"
+            " ON m.fit_date = f.model_fit_date AND m.horizon_sessions = f.horizon_sessions"
+            " WHERE f.date >= %s AND f.date < %s"
+            " AND f.model_fitted_at IS DISTINCT FROM m.fitted_at GROUP BY f.date ORDER BY 1",
+            (first, end)).fetchall()  # fmt: skip
+    return dg.AssetCheckResult(
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "sessions_on_an_earlier_fit": len(stale),
+            "rerun (ideas job) sessions": ", ".join(str(d) for d, _ in stale[:30]),
+            "months_checked_from": str(first),
+        },
     )

@@ -6,7 +6,8 @@ up to the window's end and computes it once (`analyze_tickers`); only the window
 Wyckoff state machine depends on where its series starts (a range opened 300 sessions ago still
 shapes tonight's phase), so a fixed-length warm-up made a one-session rerun disagree with the
 backfill that wrote the same row; from the first stored session both see the same bars and write
-the same row. A session is analysed once WARMUP_SESSIONS bars are stored before it.
+the same row (until daily retention moves that first session: docs/analytics.md measures the
+drift, a few rows). A session is analysed once WARMUP_SESSIONS bars are stored before it.
 `iv_hv_diff` = IV30 from that session's options summary minus HV20, NULL where no
 chain was stored (chains exist for the last 90 sessions). Illiquid tickers are flagged and their
 oscillators NULL, never TA-Lib's 0.0. A portfolio change needs no download: the next run reads

@@ -217,15 +217,16 @@ def session_block_brier_ci(
 ) -> tuple[float, float]:
     """Percentile CI of the Brier score resampling whole sessions in circular moving blocks of
     `block_sessions` (our design): all forecasts of a session share the market's move, so a
-    block of rows (a fraction of one session's forecasts) would understate the uncertainty."""
+    block of rows (a fraction of one session's forecasts) would understate the uncertainty.
+    NaN with fewer than two blocks of sessions (a week's forecasts have no such CI)."""
     p_arr, y_arr = validate_forecasts(p, y)
     per_session = pd.DataFrame({"date": pd.to_datetime(np.asarray(dates)),
                                 "se": (p_arr - y_arr) ** 2}).groupby("date")["se"]  # fmt: skip
     sums = np.vstack([per_session.sum().to_numpy(float), per_session.count().to_numpy(float)])
     n = sums.shape[1]
-    if n < 2:
+    if n < 2 * block_sessions:  # one block would cover every session: each resample the same
         return (float("nan"), float("nan"))
-    resampled = block_resample_sums(sums, min(block_sessions, n), n_boot, seed)
+    resampled = block_resample_sums(sums, block_sessions, n_boot, seed)
     lo, hi = np.quantile(resampled[0] / resampled[1], [alpha / 2.0, 1.0 - alpha / 2.0])
     return (float(lo), float(hi))
 

@@ -208,8 +208,8 @@ def print_limits(bars: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     BAD_PRINT_RANGE_MULTIPLE x R, R = max(median high-low range of the previous
     BAD_PRINT_LOOKBACK_BARS bars, BAD_PRINT_MIN_RANGE_FRACTION x the previous close); the low is
     also kept above BAD_PRINT_MIN_LOW_FRACTION x the body's low. Bars with fewer than
-    BAD_PRINT_MIN_PRIOR_BARS previous bars are not judged (infinite limits). Causal: only the
-    bar's own open/close and earlier bars are read."""
+    BAD_PRINT_MIN_PRIOR_BARS previous bars have no range limit (only that floor on the low).
+    Causal: only the bar's own open/close and earlier bars are read."""
     ranges = (bars["high"] - bars["low"]).astype(float)
     prior = ranges.shift(1).rolling(BAD_PRINT_LOOKBACK_BARS, min_periods=BAD_PRINT_MIN_PRIOR_BARS)
     floor = BAD_PRINT_MIN_RANGE_FRACTION * bars["close"].astype(float).shift(1)

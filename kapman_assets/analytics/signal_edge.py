@@ -6,7 +6,8 @@ sessions; count, mean, median, hit rate (share > 0), and the excess over the unc
 rates of the same tickers in the same window (every liquid bar of those tickers whose horizon
 ended). Walk-forward: on session D only bars with t + h <= D count. The CI of the excess mean
 is a circular moving-block bootstrap over sessions (block = max(h, 5)): a session's events and
-base bars move together, so same-day events are not counted as independent.
+base bars move together, so same-day events are not counted as independent. No CI with fewer
+than 5 events or fewer than two blocks of sessions (one block would be every resample).
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ def _excess_ci(
     ev: tuple[np.ndarray, ...], base: tuple[np.ndarray, ...], block: int
 ) -> tuple[float, float]:
     n = ev[0].size
-    if n < 2 or ev[1].sum() < MIN_EVENTS_FOR_CI:
+    if n < 2 * block or ev[1].sum() < MIN_EVENTS_FOR_CI:  # one block would be every session
         return (float("nan"), float("nan"))
-    idx = block_bootstrap_indices(n, min(block, n), N_BOOT, SEED)
+    idx = block_bootstrap_indices(n, block, N_BOOT, SEED)
     ev_n = ev[1][idx].sum(axis=1)
     base_n = base[1][idx].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -121,9 +122,9 @@ def edge_table(
 def _ci(ev: np.ndarray, base: np.ndarray, block: int) -> tuple[float, float]:
     """95% CI of mean(events) - mean(base) by session blocks; rows of ev/base: sums, counts."""
     n = ev.shape[1]
-    if n < 2 or ev[1].sum() < MIN_EVENTS_FOR_CI:
+    if n < 2 * block or ev[1].sum() < MIN_EVENTS_FOR_CI:  # one block would be every session
         return (float("nan"), float("nan"))
-    sums = block_resample_sums(np.vstack([ev[:2], base[:2]]), min(block, n), N_BOOT, SEED)
+    sums = block_resample_sums(np.vstack([ev[:2], base[:2]]), block, N_BOOT, SEED)
     with np.errstate(invalid="ignore", divide="ignore"):
         stats = sums[0] / sums[1] - sums[2] / sums[3]
     stats = stats[np.isfinite(stats)]

@@ -45,3 +45,10 @@ CREATE TABLE IF NOT EXISTS signal_edge (
 );
 
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO kapman_reader;
+
+-- Models carry the version of the code that fitted them (forecasts.MODEL_VERSION): a run reuses
+-- a stored model only of its own version, so models fitted before this migration (on the
+-- scope only, indicators standardized) are refitted when next needed. Each forecast records
+-- which fit of its month's model made it, so forecasts left over from an earlier fit are seen.
+ALTER TABLE forecast_models ADD COLUMN IF NOT EXISTS model_version integer NOT NULL DEFAULT 1;
+ALTER TABLE directional_forecasts ADD COLUMN IF NOT EXISTS model_fitted_at timestamptz;

@@ -94,6 +94,60 @@ def test_forecasts_are_walk_forward_and_reruns_touch_only_their_slice(analysed):
     assert rows(url, "SELECT * FROM directional_forecasts ORDER BY date, ticker") == before
 
 
+def _meta(result, key):
+    events = result.asset_materializations_for_node("directional_forecasts")
+    assert {repr(e.metadata[key]) for e in events} == {repr(events[0].metadata[key])}
+    return events[0].metadata[key].value  # one value for every partition of the run
+
+
+def test_a_months_model_is_fitted_once_and_a_refit_shows_until_the_month_is_rerun(analysed):
+    url, res = analysed
+    check = forecasts.directional_forecasts_model_current
+    first = dg.materialize([forecasts.directional_forecasts], resources=res,
+                           tags=rng(FORECAST_DAYS))  # fmt: skip
+    assert first.success and _meta(first, "models_reused") == 0
+    models = "SELECT fit_date, fitted_at, model_version FROM forecast_models ORDER BY 1"
+    fitted = rows(url, models)
+    assert {m[2] for m in fitted} == {forecasts.MODEL_VERSION}
+    one = FORECAST_DAYS[-3]
+    again = dg.materialize([forecasts.directional_forecasts, check], resources=res,
+                           partition_key=str(one))  # fmt: skip
+    assert _meta(again, "models_reused") == 1 and _meta(again, "models_fitted") == 0
+    assert _meta(again, "training_rows_read") == 0  # tonight's run does not read the universe
+    assert rows(url, models) == fitted
+    assert again.get_asset_check_evaluations()[0].passed
+
+    refit = dg.materialize(
+        [forecasts.directional_forecasts, check], resources=res, partition_key=str(one),
+        run_config={"ops": {"directional_forecasts": {"config": {"refit": True}}}})  # fmt: skip
+    assert _meta(refit, "models_fitted") == 1
+    (evaluation,) = refit.get_asset_check_evaluations()
+    month = [d for d in FORECAST_DAYS if forecasts.month_start(d) == forecasts.month_start(one)]
+    earlier = [str(d) for d in month if d != one]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["sessions_on_an_earlier_fit"].value == len(earlier)
+    assert evaluation.metadata["rerun (ideas job) sessions"].value == ", ".join(earlier)
+    rerun = dg.materialize([forecasts.directional_forecasts, check], resources=res,
+                           tags=rng(month))  # fmt: skip
+    assert rerun.get_asset_check_evaluations()[0].passed
+
+
+def test_models_of_another_version_are_refitted(analysed):
+    url, res = analysed
+    day = FORECAST_DAYS[-1]
+    assert dg.materialize([forecasts.directional_forecasts], resources=res,
+                          partition_key=str(day)).success  # fmt: skip
+    with connect(url) as conn:  # a model from before the current code
+        conn.execute("UPDATE forecast_models SET model_version = 1, coefficients ="
+                     " array_fill(0.0::float8, ARRAY[cardinality(coefficients)])")  # fmt: skip
+        conn.commit()
+    result = dg.materialize([forecasts.directional_forecasts], resources=res,
+                            partition_key=str(day))  # fmt: skip
+    assert _meta(result, "models_fitted") == 1 and _meta(result, "models_reused") == 0
+    assert rows(url, "SELECT DISTINCT model_version FROM forecast_models") == [
+        (forecasts.MODEL_VERSION,)]  # fmt: skip
+
+
 def test_ideas_on_listed_contracts_and_skips_with_reasons(analysed):
     url, res = analysed
     assert dg.materialize([forecasts.directional_forecasts], resources=res,

@@ -95,3 +95,19 @@ def test_signal_edge_counts_only_liquid_events_whose_horizon_ended(universe_db):
             assert window_end <= day
             checked += 1
         assert checked >= 8
+
+
+def test_too_little_history_gives_empty_tables_not_a_failure(db_url, tmp_path):
+    days = DAYS[:40]  # far fewer than the 260 sessions an analysed session needs
+    flat = DemoFlatFiles(directory=str(tmp_path / "mirror"), tickers=20, start=str(days[0]))
+    res = {**local_resources(db_url, tmp_path / "mirror"), "flat_files": flat}
+    assert dg.materialize([ohlcv.ohlcv], resources=res, tags=rng(days)).success
+    checks = dg.load_asset_checks_from_modules([universe])
+    result = dg.materialize([universe.universe_analysis, *checks], resources=res)
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    (event,) = result.asset_materializations_for_node("universe_analysis")[:1]
+    assert "nothing to analyse yet" in event.metadata["nothing_yet"].value
+    with connect(db_url) as conn:
+        assert conn.execute("SELECT (SELECT count(*) FROM universe_features),"
+                            " (SELECT count(*) FROM signal_edge)").fetchone() == (0, 0)  # fmt: skip

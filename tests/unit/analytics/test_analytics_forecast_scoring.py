@@ -581,3 +581,14 @@ def test_the_brier_ci_resamples_whole_sessions():
     assert (lo, hi) == pytest.approx(tuple(np.quantile(stats, [0.025, 0.975])))
     rows_lo, rows_hi = fs.moving_block_bootstrap_ci(p, y, fs.brier_score, 5, 300, seed=2)
     assert hi - lo > rows_hi - rows_lo  # same-day forecasts share a shock: rows understate it
+
+
+def test_no_brier_ci_from_fewer_than_two_blocks_of_sessions():
+    """One block covering every session makes every resample the same: no interval at all."""
+    dates = np.repeat(pd.bdate_range("2025-01-01", periods=39), 10)
+    p = np.full(dates.size, 0.6)
+    y = (np.arange(dates.size) % 3 == 0).astype(float)
+    assert np.isnan(fs.session_block_brier_ci(dates, p, y, block_sessions=20)).all()
+    dates = np.repeat(pd.bdate_range("2025-01-01", periods=40), 10)
+    lo, hi = fs.session_block_brier_ci(dates, np.full(400, 0.6), np.arange(400) % 3 == 0, 20)
+    assert lo <= hi
