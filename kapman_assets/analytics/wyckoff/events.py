@@ -52,6 +52,14 @@ RANGE_TYPE_NAMES = {ACCUMULATION: "accumulation", DISTRIBUTION: "distribution"}
 # Climax (SC; BC mirrors): DOWN gate, L_t <= min L of the prior 60 bars, VP >= 0.95, SPR >= 1.2.
 CLIMAX_MIN_VP = 0.95
 CLIMAX_MIN_SPR = 1.2
+# SC only (our design, issue 9; chosen on bars to 2009, checked on 2010 on, in
+# docs/wyckoff_climax_study.md): climactic volume on the 250- OR the 120-bar window (a volume
+# boom keeps the 250-bar VP low for years), and SPR >= 1.2 OR a range >= 1.5 ATRs of the bar
+# where the decline began (late in a crash ATR14 is inflated by the crash itself). 1.5, not 1.2:
+# against a pre-crash baseline every crash bar is wide; 1.5 kept the design hits at fewer false
+# alarms. The BC keeps the plain rule: the same gates caught no more design tops and added BC
+# false alarms (a rally does not inflate ATR the way a crash does).
+SC_MIN_SPR_PRE_DECLINE = 1.5
 # AR: the rally high bar A, 3-15 bars after the climax, H_A - L_SC >= 1.5 ATR, confirmed by a
 # later close below L_A within AR_CONFIRM_MAX_BARS bars (our bound: it caps the pivot lag).
 AR_MIN_BARS = 3
@@ -95,14 +103,18 @@ EVENT_CODES = ("SC", "AR", "ST", "SPRING", "TEST", "SOS", "BC", "SOW", "UPTHRUST
 
 
 def climax_candidates(inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
-    """SC and BC rule masks: trend gate, 60-bar extreme, VP >= 0.95, SPR >= 1.2
-    (docs/wyckoff.md, "Events")."""
-    x = {k: np.asarray(inputs[k]) for k in ("vp", "spr", "down", "up", "low", "high")}
+    """SC and BC rule masks (docs/wyckoff.md, "Events"). BC: UP gate, 60-bar high, VP >= 0.95,
+    SPR >= 1.2. SC: DOWN gate, 60-bar low, max(VP, VP_120) >= 0.95 (VP defined: no climax in
+    the first 250 bars), and SPR >= 1.2 or SPR_pre >= 1.5."""
+    keys = ("vp", "vp_120", "spr", "spr_pre", "down", "up", "low", "high")
+    x = {k: np.asarray(inputs[k]) for k in keys}
     with np.errstate(invalid="ignore"):
-        climactic = (x["vp"] >= CLIMAX_MIN_VP) & (x["spr"] >= CLIMAX_MIN_SPR)
+        bc_climactic = (x["vp"] >= CLIMAX_MIN_VP) & (x["spr"] >= CLIMAX_MIN_SPR)
+        sc_volume = (x["vp"] >= CLIMAX_MIN_VP) | ((x["vp_120"] >= CLIMAX_MIN_VP) & (x["vp"] >= 0))
+        sc_spread = (x["spr"] >= CLIMAX_MIN_SPR) | (x["spr_pre"] >= SC_MIN_SPR_PRE_DECLINE)
         sc = x["down"] & (x["low"] <= np.asarray(inputs["prior_low_min"]))
         bc = x["up"] & (x["high"] >= np.asarray(inputs["prior_high_max"]))
-    return sc & climactic, bc & climactic
+    return sc & sc_volume & sc_spread, bc & bc_climactic
 
 
 def _open_range(kind: int, t: int, b: MirroredBars, events: list[WyckoffEvent]) -> TradingRange:
@@ -270,14 +282,18 @@ def _step(
     return _step_after_ar(r, t, b, events)
 
 
-def detect_events(inputs: Inputs) -> tuple[list[WyckoffEvent], dict[str, np.ndarray]]:
+def detect_events(
+    inputs: Inputs, climax: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[list[WyckoffEvent], dict[str, np.ndarray]]:
     """Run the range state machine over the inputs (``wyckoff_inputs``), bar by bar, causally.
 
+    ``climax`` replaces the (SC, BC) masks of ``climax_candidates`` (for studies that compare
+    climax rules on the same machine, e.g. scripts/wyckoff_climax_study.py); None = the rules.
     Returns the events in report order and the per-bar state, ``ranges.STATE_COLUMNS`` -> array
     (bar positions as ints, -1 for none; support/resistance in price units, NaN when undefined).
     """
     n = len(inputs["close"])
-    sc, bc = climax_candidates(inputs)
+    sc, bc = climax_candidates(inputs) if climax is None else climax
     climax = np.where(sc, ACCUMULATION, np.where(bc, DISTRIBUTION, 0)).tolist()
     b = mirrored_bars(inputs)
     events: list[WyckoffEvent] = []

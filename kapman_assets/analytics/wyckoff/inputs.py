@@ -4,11 +4,16 @@
 ``rv``   V_t / mean(V[t-50..t-1]), a ratio (NaN until 50 prior bars, or when that mean is 0).
 ``vp``   percentile rank of V_t among the 250 prior volumes, 0..1, ties counted half
          (scipy ``percentileofscore(kind="mean") / 100``; NaN until 250 prior bars).
+``vp_120`` the same rank among the 120 prior volumes (NaN until 120 prior bars): after a secular
+         boom in volume the 250-bar window still holds the boom, a half-year window forgets it.
 ``spr``  (H - L) / ATR, in ATRs.            ``cp``  (C - L) / (H - L), 0..1 (0.5 when H = L).
 ``down`` C[t-1] < SMA50[t-1] and (max C[t-60..t-1] - L_t) / max C[t-60..t-1] >= 10%.
 ``up``   C[t-1] > SMA50[t-1] and (H_t - min C[t-60..t-1]) / min C[t-60..t-1] >= 10%.
          Neither gate is scaled by volatility (a vol-scaled gate never opens in a crash).
 ``prior_low_min`` / ``prior_high_max``  min L / max H of the 60 prior bars (climax extremes).
+``atr_pre_decline`` the ATR (as above) of the bar with the highest close of the 60 prior bars
+         (the latest such bar), i.e. before the decline the DOWN gate measures began; ``spr_pre``
+         = (H - L) / atr_pre_decline (a late-crash ATR14 is inflated by the crash itself).
 BC-score inputs: ``sma_20``, ``sma_50``, ``rsi_14``, ``mfi_14`` (TA-Lib), ``hv_20`` =
 std(ln C_t/C_{t-1}, 20, ddof=1) * sqrt(252) (decimal; ``price_metrics.historical_volatility``,
 the price metric's HV) and ``ret_20`` = ln(C_t / C_{t-20}).
@@ -29,6 +34,10 @@ from kapman_assets.analytics.series import BAR_COLUMNS
 ATR_PERIOD = 14
 RV_BASELINE_BARS = 50
 VP_WINDOW_BARS = 250
+# (our design, issue 9) a half-year volume window: after a secular volume boom the 250-bar VP
+# stays below the climax gate for years; 120 bars was chosen over 60 on the design period
+# (bars to 2009) of scripts/wyckoff_climax_study.py (same hits, fewer false alarms)
+VP_SHORT_WINDOW_BARS = 120
 TREND_SMA_PERIOD = 50
 TREND_LOOKBACK_BARS = 60
 TREND_MIN_MOVE = 0.10
@@ -63,16 +72,16 @@ def relative_volume(volume: np.ndarray) -> np.ndarray:
         return np.where(baseline > 0, volume / baseline, np.nan)
 
 
-def volume_percentile(volume: np.ndarray) -> np.ndarray:
-    """VP = rank of V_t among the 250 prior volumes, ties half (docs/wyckoff.md, "Inputs")."""
+def volume_percentile(volume: np.ndarray, window: int = VP_WINDOW_BARS) -> np.ndarray:
+    """VP = rank of V_t among the ``window`` prior volumes, ties half (docs/wyckoff.md, "Inputs")."""
     out = np.full(len(volume), np.nan)
-    if len(volume) <= VP_WINDOW_BARS:
+    if len(volume) <= window:
         return out
-    prior = sliding_window_view(volume[:-1], VP_WINDOW_BARS)
-    current = volume[VP_WINDOW_BARS:, None]
+    prior = sliding_window_view(volume[:-1], window)
+    current = volume[window:, None]
     below = (prior < current).sum(axis=1)
     equal = (prior == current).sum(axis=1)
-    out[VP_WINDOW_BARS:] = (below + 0.5 * equal) / VP_WINDOW_BARS
+    out[window:] = (below + 0.5 * equal) / window
     return out
 
 
@@ -80,6 +89,20 @@ def spread_ratio(high: np.ndarray, low: np.ndarray, atr: np.ndarray) -> np.ndarr
     """SPR = (H - L) / ATR (docs/wyckoff.md, "Inputs")."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(atr > 0, (high - low) / atr, np.nan)
+
+
+def pre_decline_atr(close: np.ndarray, atr: np.ndarray) -> np.ndarray:
+    """ATR of the latest bar with the highest close of the 60 prior bars (the peak the DOWN gate
+    measures the decline from; our design, issue 9). NaN until 60 prior bars exist."""
+    out = np.full(len(close), np.nan)
+    window = TREND_LOOKBACK_BARS
+    if len(close) <= window:
+        return out
+    prior = sliding_window_view(close[:-1], window)  # row k: bars k .. k+window-1, for t = k+window
+    latest_max = window - 1 - np.argmax(prior[:, ::-1], axis=1)
+    peak = np.arange(len(prior)) + latest_max
+    out[window:] = atr[peak]
+    return out
 
 
 def close_position(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
@@ -140,6 +163,7 @@ def compute_inputs(bars: pd.DataFrame) -> dict[str, np.ndarray]:
     values = bars.loc[:, ["high", "low", "close", "volume"]].to_numpy(dtype=float)
     high, low, close, volume = (np.ascontiguousarray(values[:, i]) for i in range(4))
     atr = prior_atr(high, low, close)
+    atr_pre = pre_decline_atr(close, atr)
     sma50 = talib.SMA(close, timeperiod=TREND_SMA_PERIOD)
     columns = {
         "high": high,
@@ -149,7 +173,10 @@ def compute_inputs(bars: pd.DataFrame) -> dict[str, np.ndarray]:
         "atr": atr,
         "rv": relative_volume(volume),
         "vp": volume_percentile(volume),
+        "vp_120": volume_percentile(volume, VP_SHORT_WINDOW_BARS),
         "spr": spread_ratio(high, low, atr),
+        "atr_pre_decline": atr_pre,
+        "spr_pre": spread_ratio(high, low, atr_pre),
         "cp": close_position(high, low, close),
         "down": down_gate(close, low, sma50),
         "up": up_gate(close, high, sma50),

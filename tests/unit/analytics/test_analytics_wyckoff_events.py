@@ -69,6 +69,27 @@ def test_vp_is_the_percentile_rank_among_the_prior_250_volumes(spy_tail):
         assert got[t] == pytest.approx(percentileofscore(v[t - 250 : t], v[t], kind="mean") / 100)
 
 
+def test_vp_120_is_the_percentile_rank_among_the_prior_120_volumes(spy_tail):
+    v = spy_tail["volume"].to_numpy()
+    got = wyckoff_inputs(spy_tail)["vp_120"].to_numpy()
+    assert np.isnan(got[:120]).all()
+    for t in (120, 121, 600, 1199):
+        assert got[t] == pytest.approx(percentileofscore(v[t - 120 : t], v[t], kind="mean") / 100)
+
+
+def test_atr_pre_decline_is_the_atr_of_the_latest_highest_close_of_60_prior_bars(spy_tail):
+    inputs = wyckoff_inputs(spy_tail)
+    close, atr = spy_tail["close"].to_numpy(), inputs["atr"].to_numpy()
+    got = inputs["atr_pre_decline"].to_numpy()
+    assert np.isnan(got[:60]).all()
+    for t in (60, 300, 555, 1199):
+        window = close[t - 60 : t]
+        peak = t - 60 + int(np.flatnonzero(window == window.max())[-1])
+        assert got[t] == atr[peak]
+    spread = spy_tail["high"].to_numpy() - spy_tail["low"].to_numpy()
+    np.testing.assert_allclose(inputs["spr_pre"], spread / got, equal_nan=True)
+
+
 def test_vp_counts_ties_half_and_the_factory_climax_sits_on_095():
     v = wb.accumulation()["volume"].to_numpy()
     vp = wyckoff_inputs(wb.accumulation())["vp"].to_numpy()
@@ -140,9 +161,37 @@ def test_accumulation_schematic_yields_exactly_its_six_events():
     assert events_of(wb.accumulation()) == ACCUMULATION_EVENTS
 
 
-def test_sc_needs_volume_percentile_095():
-    below = wb.accumulation(b360=(82.0, 85.2, 83.0, wb.SC_VOLUME_BELOW_VP))  # VP 0.948
-    assert events_of(below) == []
+def test_sc_needs_volume_percentile_095_on_the_250_or_the_120_bar_window():
+    # VP 0.948 among the 250 prior volumes, but 119.5/120 among the 120 prior ones (only the
+    # 3.2e6 spike of bar 240 is louder): climactic on the shorter window, so an SC (issue 9)
+    below = wb.accumulation(b360=(82.0, 85.2, 83.0, wb.SC_VOLUME_BELOW_VP))
+    inputs = wyckoff_inputs(below)
+    assert inputs["vp"].iat[M["sc"]] < 0.95 <= inputs["vp_120"].iat[M["sc"]]
+    assert events_of(below)[0] == ("SC", M["sc"], M["sc"])
+    # seven loud (2.5e6) quiet-range decline bars in the last 120: below 0.95 on both windows
+    loud = {f"b{t}": wb.quiet(100.0 - 0.25 * (t - 299), 2_500_000.0) for t in range(320, 327)}
+    both_below = wb.accumulation(b360=(82.0, 85.2, 83.0, wb.SC_VOLUME_BELOW_VP), **loud)
+    inputs = wyckoff_inputs(both_below)
+    assert max(inputs["vp"].iat[M["sc"]], inputs["vp_120"].iat[M["sc"]]) < 0.95
+    assert events_of(both_below) == []
+
+
+def crash_rows(sc_range: float) -> dict:
+    """Overrides: the last 40 decline bars 2.0 wide (ATR14 -> ~1.95, the pre-decline ATR stays
+    1.0) and an SC bar of the given range from a low of 82."""
+    wide = {f"b{t}": wb.wide(100.0 - 0.25 * (t - 299)) for t in range(320, 360)}
+    return wide | {"b360": (82.0, 82.0 + sc_range, 82.0 + sc_range / 2, wb.SC_VOLUME)}
+
+
+def test_sc_spread_against_the_atr_before_the_decline():
+    bars = wb.accumulation(**crash_rows(2.2))
+    inputs = wyckoff_inputs(bars)
+    assert inputs["spr"].iat[M["sc"]] < 1.2  # 2.2 / ~1.95: the crash inflated ATR14
+    assert inputs["atr_pre_decline"].iat[M["sc"]] == pytest.approx(1.0)  # peak close: bar 300
+    assert inputs["spr_pre"].iat[M["sc"]] == pytest.approx(2.2)
+    assert events_of(bars)[0] == ("SC", M["sc"], M["sc"])
+    narrow = wb.accumulation(**crash_rows(1.4))  # SPR 0.72, SPR_pre 1.4 < 1.5
+    assert not any(code == "SC" for code, _, _ in events_of(narrow))
 
 
 def test_ar_is_reported_on_its_confirmation_bar_with_the_rally_high_as_pivot():
