@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .forecast_scoring import block_bootstrap_indices, block_resample_sums
+from .forecast_scoring import block_resample_sums
 
 HORIZONS = (5, 10, 20, 40)
 LIQUID_MIN_CLOSE = 5.0
@@ -66,24 +66,6 @@ def _per_session(frame: pd.DataFrame, col: str, sessions: pd.Index) -> tuple[np.
     return sums, counts, hits.reindex(sessions, fill_value=0).to_numpy(float)
 
 
-def _excess_ci(
-    ev: tuple[np.ndarray, ...], base: tuple[np.ndarray, ...], block: int
-) -> tuple[float, float]:
-    n = ev[0].size
-    if n < 2 * block or ev[1].sum() < MIN_EVENTS_FOR_CI:  # one block would be every session
-        return (float("nan"), float("nan"))
-    idx = block_bootstrap_indices(n, block, N_BOOT, SEED)
-    ev_n = ev[1][idx].sum(axis=1)
-    base_n = base[1][idx].sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stats = ev[0][idx].sum(axis=1) / ev_n - base[0][idx].sum(axis=1) / base_n
-    stats = stats[np.isfinite(stats)]
-    if stats.size == 0:
-        return (float("nan"), float("nan"))
-    lo, hi = np.quantile(stats, [0.025, 0.975])
-    return (float(lo), float(hi))
-
-
 def edge_table(
     returns: pd.DataFrame, marks: pd.DataFrame, as_of: pd.Timestamp, horizons=HORIZONS
 ) -> pd.DataFrame:
@@ -104,7 +86,7 @@ def edge_table(
                 continue
             sessions = pd.Index(np.sort(base["date"].unique()))
             ev_s, base_s = _per_session(ev, ret, sessions), _per_session(base, ret, sessions)
-            lo, hi = _excess_ci(ev_s, base_s, max(h, MIN_BLOCK))
+            lo, hi = _ci(np.vstack(ev_s), np.vstack(base_s), max(h, MIN_BLOCK))
             mean, base_mean = float(ev[ret].mean()), float(base[ret].mean())
             hit, base_hit = float((ev[ret] > 0).mean()), float((base[ret] > 0).mean())
             rows.append({
